@@ -1,0 +1,52 @@
+# mlm_explained: one-command setup, demo, tests and checks.
+# CPU (default): torch 2.13.0 from the local CPU wheel; every later pip call is pinned by constraints-cpu.txt.
+# GPU: make demo TORCH="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128"
+#      (a CUDA build 2.13.0+cu128 satisfies the same torch==2.13.0 pin)
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+TORCH ?= torch==2.13.0
+
+.PHONY: venv demo test test-slow export check-export readme bench figures clean
+
+$(BIN)/.installed: pyproject.toml constraints-cpu.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q $(TORCH)
+	$(BIN)/python -m pip install -q -c constraints-cpu.txt -e '.[dev,bench]'
+	# fastai pulls in torchvision, whose C ops do not load with this torch; nothing here uses it
+	$(BIN)/python -m pip uninstall -y -q torchvision || true
+	touch $@
+
+venv: $(BIN)/.installed
+
+demo: venv   ## a fresh 300-step pretraining of the tiny BERT on the embedded corpus
+	rm -rf runs/demo
+	$(BIN)/mlm-explained pretrain --arch bert --data embedded --max-steps 300 --out runs/demo
+	@cat runs/demo/summary.json
+
+test: venv   ## every notebook (nbdev-test) and the pytest suite
+	$(BIN)/nbdev-test --n-workers 2
+	$(BIN)/python -m pytest tests -q
+
+test-slow: venv   ## also the cells and tests flagged slow
+	$(BIN)/nbdev-test --n-workers 2 --flags slow
+	$(BIN)/python -m pytest tests -q --runslow
+
+export: venv
+	$(BIN)/nbdev-export
+
+check-export: export   ## the library must be exactly what the notebooks export
+	@test -z "$$(git status --porcelain -- mlm_explained)" || { echo "nbdev-export changed mlm_explained/: commit the export"; git status --porcelain -- mlm_explained; exit 1; }
+
+readme: venv   ## README.md from nbs/index.ipynb
+	$(BIN)/python tools/make_readme.py
+
+bench: venv
+	$(BIN)/python benchmarks/masking.py
+
+figures: venv   ## the static pictures used by the README
+	$(BIN)/python tools/make_figures.py
+
+clean:
+	rm -rf runs _proc _docs
