@@ -38,3 +38,13 @@ def test_local_text_folder_and_saved_dataset(tmp_path):
     datasets.Dataset.from_dict({'text': docs}).save_to_disk(str(tmp_path/'saved'))
     res = run_cli('pretrain', '--data', tmp_path/'saved', '--max-steps', 2, '--out', tmp_path/'r2', *TINY)
     assert res.returncode == 0, res.stderr
+    held_out = json.loads((tmp_path/'r2'/'summary.json').read_text())
+    assert held_out['valid_blocks'] >= 1 and held_out['train_blocks'] > 10 * held_out['valid_blocks'] // 2   # 5% held out
+    # a DatasetDict with its own validation split: validation comes from that split, training keeps every block
+    datasets.DatasetDict({'train': datasets.Dataset.from_dict({'text': docs}),
+                          'validation': datasets.Dataset.from_dict({'text': docs[:60]})}).save_to_disk(str(tmp_path/'saved_dict'))
+    res = run_cli('pretrain', '--data', tmp_path/'saved_dict', '--max-steps', 2, '--out', tmp_path/'r3', *TINY)
+    assert res.returncode == 0, res.stderr
+    own_split = json.loads((tmp_path/'r3'/'summary.json').read_text())
+    assert own_split['train_blocks'] == held_out['train_blocks'] + held_out['valid_blocks']
+    assert 0 < own_split['valid_blocks'] < held_out['train_blocks'] // 3
