@@ -274,7 +274,7 @@ def load_pretrained(run_dir, device=None):
     model.load_state_dict(state['model'])
     return model.to(default_device(device)).eval(), tokenizer, cfg
 
-# %% ../nbs/04_train.ipynb #1f871cb3
+# %% ../nbs/04_train.ipynb #bf580cab
 class _Parser(argparse.ArgumentParser):
     def error(self, message):   # one line, not argparse's usage block
         self.exit(2, f"mlm-explained: error: {message} (fix: see `{self.prog} --help`)\n")
@@ -294,7 +294,11 @@ def _add_pretrain_args(p):
     p.add_argument('--lr', type=float, default=S, help='peak learning rate')
     p.add_argument('--mask-rate', dest='mask_rate', type=float, default=S, help='fraction of tokens to mask, in (0, 1) (default 0.15)')
     p.add_argument('--mask-strategy', dest='mask_strategy', default=S, help="'token', 'whole_word' or 'span'")
+    p.add_argument('--exact-count', dest='exact_count', action='store_true', default=S, help='mask exactly round(rate * n) tokens per sequence')
+    p.add_argument('--respect-docs', dest='respect_docs', action='store_true', default=S, help='pad blocks instead of letting them span documents')
+    p.add_argument('--warmup', type=float, default=S, help='fraction of the steps spent warming up (default 0.06)')
     p.add_argument('--tokenizer', default=S, help="'wordpiece', 'bpe' or a path to a tokenizer.json")
+    p.add_argument('--tokenizer-vocab', dest='tokenizer_vocab', type=int, default=S, help='vocabulary size of a trained tokenizer (default 8000)')
     p.add_argument('--device', default=S, help="'cpu', 'cuda', ... (default: cuda if available)")
     p.add_argument('--config', default=None, help='a JSON file of settings, or a preset name: ' + ', '.join(sorted(p.stem for p in PRESET_DIR.glob('*.json'))))
     p.add_argument('--resume', action='store_true', help='continue the run in --out from its checkpoint')
