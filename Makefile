@@ -7,13 +7,13 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 
-.PHONY: venv demo test test-slow export check-export readme bench figures clean
+.PHONY: venv demo test test-slow export check-export readme bench figures clean docs test-docs
 
 $(BIN)/.installed: pyproject.toml constraints-cpu.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH)
-	$(BIN)/python -m pip install -q -c constraints-cpu.txt -e '.[dev,bench]'
+	$(BIN)/python -m pip install -q -c constraints-cpu.txt -e '.[dev,bench,docs]'
 	# fastai pulls in torchvision, whose C ops do not load with this torch; nothing here uses it
 	$(BIN)/python -m pip uninstall -y -q torchvision || true
 	touch $@
@@ -48,5 +48,11 @@ bench: venv
 figures: venv   ## the static pictures used by the README
 	$(BIN)/python tools/make_figures.py
 
+docs: venv   ## the docs site, built offline from the notebooks: docs/_build/html/index.html
+	$(BIN)/python tools/build_docs.py
+
+test-docs: docs   ## every page in headless Chromium (needs: apt-get install chromium chromium-driver)
+	$(BIN)/python -m pytest tests/test_docs_site.py -q
+
 clean:
-	rm -rf runs _proc _docs
+	rm -rf runs _proc _docs docs/_build docs/notebooks docs/api

@@ -9,7 +9,7 @@ Screenshots of the landing page and two notebook pages go to docs/_build/screens
 Needs the docs extra (`pip install -e '.[docs]'`), Chromium and chromedriver (`apt-get install chromium
 chromium-driver`) and, on the first build only, npm (MathJax comes from `npm pack mathjax@3`); skipped without them.
 """
-import base64, functools, http.server, importlib, importlib.util, json, os, re, shutil, subprocess, sys, tempfile, threading, time
+import base64, functools, http.server, importlib, importlib.util, json, shutil, subprocess, sys, tempfile, threading, time
 import urllib.error, urllib.parse, urllib.request
 from pathlib import Path
 import pytest
@@ -141,8 +141,7 @@ def test_no_broken_links_or_images(visits, server):
             elif frag and target.endswith('.html'):
                 frag = urllib.parse.unquote(frag)
                 if f'id="{frag}"'.encode() not in body: broken.append(f'{page} -> {url} (no element with id {frag!r})')
-    assert not images, f'images that did not load: {images}'
-    assert not broken, f'broken internal links:\n' + '\n'.join(sorted(broken))
+    assert not (images or broken), f'images that did not load: {images}\nbroken internal links:\n' + '\n'.join(sorted(broken))
 
 def test_math_is_rendered(visits):
     mlm = visits['notebooks/03_mlm.html']
@@ -186,6 +185,8 @@ def test_search_finds_a_page(browser, server, site):
 
 def _screenshot(browser, url, path, max_height=6000):
     "A full-page PNG through the DevTools protocol (headless Chromium's viewport alone would cut the page)."
+    browser.get(url)
+    browser.execute_script('sessionStorage.clear(); localStorage.clear()')   # no highlighting left over from the search test
     browser.get(url)
     _wait(browser, "return document.readyState === 'complete'")
     if browser.execute_script("return document.querySelectorAll('.math').length"):
