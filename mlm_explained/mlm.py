@@ -158,7 +158,7 @@ class BertMLM(nn.Module):
         hidden = self.encoder(batch['input_ids'], batch.get('attention_mask'))
         return self.head(hidden, batch['labels'], sparse=self.cfg.sparse_head)
 
-# %% ../nbs/03_mlm.ipynb #29f6a787
+# %% ../nbs/03_mlm.ipynb #9b46d681
 class BlockStream:
     "A fastai-compatible loader of masked batches: an endless shuffled stream (train) or one fixed pass (valid)."
     n_inp = 1
@@ -172,13 +172,18 @@ class BlockStream:
     def __len__(self): return self.batches_per_epoch
     def to(self, device): self.device = device; return self
 
+    def permutation(self, p:int) -> np.ndarray:
+        "The order of pass `p`, seeded by (seed, p); the current pass's is kept, so a batch costs no new shuffle."
+        if getattr(self, '_pass', None) != p: self._pass, self._perm = p, np.random.default_rng([self.seed, p]).permutation(self.n)
+        return self._perm
+
     def stream_indices(self, start:int, count:int) -> np.ndarray:
-        "Block indices at stream positions [start, start+count): pass p is a permutation seeded by (seed, p)."
+        "Block indices at stream positions [start, start+count)."
         pos = np.arange(start, start + count)
         out = np.empty(count, np.int64)
         for p in np.unique(pos // self.n):
             sel = pos // self.n == p
-            out[sel] = np.random.default_rng([self.seed, int(p)]).permutation(self.n)[pos[sel] % self.n]
+            out[sel] = self.permutation(int(p))[pos[sel] % self.n]
         return out
 
 # %% ../nbs/03_mlm.ipynb #86e27791
