@@ -20,8 +20,8 @@ from .core import UserError, shared_data_dir, atomic_write_text
 __all__ = ['COUNTRIES', 'ADJ_VOWEL', 'ADJ_CONSONANT', 'NOUNS', 'VERBS', 'ADVERBS', 'NUMBERS', 'PLUS_PAIRS', 'MINUS_PAIRS',
            'SENTENCE_KINDS', 'TEXT_SUFFIXES', 'VALID_SPLIT_NAMES', 'SPECIAL_TOKENS', 'grammar_document',
            'embedded_corpus', 'corpus_ceiling', 'check_utf8', 'hub_reachable', 'load_corpus', 'has_validation_split',
-           'train_tokenizer', 'canonical_ids', 'TokenizerInfo', 'save_tokenizer', 'load_tokenizer', 'tokenize_corpus',
-           'pack_blocks']
+           'train_tokenizer', 'canonical_ids', 'TokenizerInfo', 'save_tokenizer', 'load_tokenizer', 'word_start_flags',
+           'tokenize_corpus', 'pack_blocks']
 
 # %% ../nbs/01_data.ipynb #c7a19fcd
 # (country, capital, language): every capital and language is unique, so each determines its country
@@ -293,11 +293,14 @@ def load_tokenizer(path) -> Tokenizer:
     try: return Tokenizer.from_file(str(path))
     except Exception as e: raise UserError(f"{path} is not a tokenizers JSON file ({str(e)[:100]})", "re-save it with Tokenizer.save") from None
 
-# %% ../nbs/01_data.ipynb #f0e9768a
+# %% ../nbs/01_data.ipynb #cf0e401a
+def word_start_flags(word_ids:list) -> list[int]:
+    "1 where a token begins a new word, from an `Encoding`'s `word_ids`."
+    return [int(i == 0 or w != word_ids[i-1]) for i, w in enumerate(word_ids)]
+
 def _tokenize_batch(batch, tok:Tokenizer):
     encs = tok.encode_batch(batch['text'], add_special_tokens=False)
-    starts = [[int(i == 0 or w[i] != w[i-1]) for i in range(len(w))] for w in (e.word_ids for e in encs)]
-    return {'ids': [e.ids for e in encs], 'starts': starts}
+    return {'ids': [e.ids for e in encs], 'starts': [word_start_flags(e.word_ids) for e in encs]}
 
 def tokenize_corpus(ds:datasets.Dataset, tok:Tokenizer, num_proc:int|None=None) -> datasets.Dataset:
     "Token ids and word-start flags of every document."
