@@ -19,6 +19,7 @@ from .data import (load_corpus, train_tokenizer, load_tokenizer, save_tokenizer,
 from .masking import MaskingConfig
 from .mlm import mlm_learner, mlm_dls, fit_mlm
 import mlm_explained.mlm  # registers the 'bert' arch
+import mlm_explained.elmo  # registers 'elmo' and 'masked-elmo'
 
 # %% auto #0
 __all__ = ['PRESET_DIR', 'METRIC_COLUMNS', 'TrainConfig', 'read_config_file', 'resolve_config', 'prepare_data', 'read_metrics',
@@ -313,7 +314,8 @@ def _cmd_pretrain(args):
 
 def _cmd_fill_mask(args):
     from mlm_explained.mlm import fill_mask
-    model, tok, _ = load_pretrained(args.run, args.device)
+    model, tok, cfg = load_pretrained(args.run, args.device)
+    if cfg['arch'] == 'elmo': raise UserError("an ELMo run predicts next and previous tokens, not blanks", "use a run of --arch masked-elmo or bert")
     for i, guesses in enumerate(fill_mask(model, tok, args.text, args.k)):
         print(f'[MASK] {i + 1}: ' + '  '.join(f'{t} ({p:.2f})' for t, p in guesses))
 

@@ -1,0 +1,76 @@
+"""LSTM benchmark: forward+backward of a 2-layer bidirectional LSTM (each layer reads both directions below,
+as torch.nn.LSTM(bidirectional=True) and Masked ELMo do), batch 64, sequence 128, hidden 512 and 1024.
+
+Side by side in one process: our fused layer ('fused'), the plain per-step PyTorch loop ('reference'), and PyTorch's
+own LSTM kernel through the same weights ('torch': oneDNN on the CPU, cuDNN on a GPU), and on a GPU also
+torch.nn.LSTM itself (its flattened-weight cuDNN path). Prints tokens/s and the memory of what autograd saves for the
+backward (and, on a GPU, the peak allocated memory), each as a ratio to the per-step loop.
+
+    python benchmarks/lstm.py [--hidden 512 1024] [--reps 3] [--device cpu|cuda]
+"""
+import argparse, time
+import torch
+import torch.nn as nn
+from mlm_explained.elmo import BiLSTMStack, ElmoConfig
+
+
+def saved_bytes(fn) -> int:
+    "Bytes of the tensors autograd saves for the backward while `fn` runs (each storage counted once)."
+    seen = {}
+    def pack(t):
+        seen[(t.untyped_storage().data_ptr(), t.device)] = t.untyped_storage().nbytes()
+        return t
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t): out = fn()
+    return out, sum(seen.values())
+
+
+def bench(name, make_model, x, lengths, reps, device):
+    model = make_model().to(device)
+    run = (lambda: model(x)[0]) if isinstance(model, nn.LSTM) else (lambda: torch.cat(model(x, lengths)[0][-1], -1))
+    times = []
+    for r in range(reps + 1):                                      # the first one warms up
+        if device.type == 'cuda': torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats()
+        t0 = time.perf_counter()
+        out, saved = saved_bytes(run)
+        out.float().sum().backward()
+        if device.type == 'cuda': torch.cuda.synchronize()
+        if r: times.append(time.perf_counter() - t0)
+        model.zero_grad(set_to_none=True)
+    peak = torch.cuda.max_memory_allocated() if device.type == 'cuda' else None
+    return {'name': name, 'seconds': min(times), 'saved': saved, 'peak': peak}
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument('--hidden', type=int, nargs='+', default=[512, 1024])
+    p.add_argument('--batch', type=int, default=64)
+    p.add_argument('--seq', type=int, default=128)
+    p.add_argument('--reps', type=int, default=3)
+    p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    args = p.parse_args()
+    device = torch.device(args.device)
+    print(f'device {device} ({torch.cuda.get_device_name() if device.type == "cuda" else f"{torch.get_num_threads()} CPU threads"}), '
+          f'torch {torch.__version__}, batch {args.batch}, sequence {args.seq}, 2 bidirectional layers, forward+backward, float32')
+    for H in args.hidden:
+        torch.manual_seed(0)
+        x = torch.randn(args.seq, args.batch, H, device=device, requires_grad=True)
+        lengths = torch.full((args.batch,), args.seq, device=device)
+        stack = lambda impl: BiLSTMStack(ElmoConfig(d_model=H, d_hidden=H, n_layers=2, joint=True, residual=False, impl=impl))
+        rows = [bench('per-step loop (reference)', lambda: stack('reference'), x, lengths, args.reps, device),
+                bench('fused (ours)', lambda: stack('fused'), x, lengths, args.reps, device),
+                bench('torch LSTM kernel, same weights', lambda: stack('torch'), x, lengths, args.reps, device)]
+        if device.type == 'cuda':
+            rows.append(bench('torch.nn.LSTM (cuDNN, flat weights)', lambda: nn.LSTM(H, H, 2, bidirectional=True), x, lengths, args.reps, device))
+        base = rows[0]
+        tokens = args.batch * args.seq
+        print(f'\nhidden {H}')
+        print(f'| {"implementation":38s} | {"ms":>8s} | {"tokens/s":>9s} | {"speed vs loop":>13s} | {"saved MiB":>9s} | {"memory vs loop":>14s} |' +
+              (f' {"peak MiB":>8s} |' if device.type == 'cuda' else ''))
+        print('|' + '|'.join('-' * w for w in (40, 10, 11, 15, 11, 16)) + '|' + ('----------|' if device.type == 'cuda' else ''))
+        for r in rows:
+            print(f'| {r["name"]:38s} | {r["seconds"]*1e3:8.0f} | {tokens / r["seconds"]:9.0f} | {base["seconds"] / r["seconds"]:12.2f}x | '
+                  f'{r["saved"] / 2**20:9.0f} | {r["saved"] / base["saved"]:13.2f}x |' + (f' {r["peak"] / 2**20:8.0f} |' if r['peak'] else ''))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,64 @@
+"The LSTM archs end to end: the fused cell on the CPU and in numba's CUDA simulator, and Masked ELMo / ELMo through the CLI."
+import os, sys, json, csv, subprocess
+import pytest, torch
+from conftest import run_cli, ROOT
+
+TINY_LSTM = ['--config', str(ROOT/'tests'/'tiny_lstm.json')]
+
+def test_fused_cpu_layer_matches_reference_with_gradcheck():
+    from mlm_explained.lstm_cells import check_fused_lstm
+    assert check_fused_lstm('cpu', n_cases=6, seed=1) < 1e-9
+
+def test_cuda_kernels_match_reference_in_the_simulator():
+    # the simulator must be on before numba is imported: a fresh process
+    code = ('from mlm_explained.lstm_cells import check_fused_lstm, simulating_cuda\n'
+            'assert simulating_cuda()\nprint(check_fused_lstm("cuda", n_cases=6, seed=2))')
+    res = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=600,
+                         env={**os.environ, 'NUMBA_ENABLE_CUDASIM': '1'})
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert float(res.stdout.split()[-1]) < 1e-9
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')
+def test_cuda_kernels_on_a_gpu():
+    from mlm_explained.lstm_cells import check_fused_lstm
+    assert check_fused_lstm('cuda', n_cases=8) < 1e-9
+
+def test_cuda_backend_on_cpu_tensors_says_how_to_simulate():
+    from mlm_explained.lstm_cells import LSTMLayer, simulating_cuda
+    from mlm_explained.core import UserError
+    if simulating_cuda(): pytest.skip('the simulator is on in this process')
+    with pytest.raises(UserError, match='NUMBA_ENABLE_CUDASIM'): LSTMLayer(4, 4, backend='cuda')(torch.randn(3, 2, 4))
+
+@pytest.mark.parametrize('arch', ['masked-elmo', 'elmo'])
+def test_lstm_archs_pretrain_through_the_cli(tmp_path, arch):
+    out = tmp_path/arch
+    res = run_cli('pretrain', '--arch', arch, '--max-steps', 10, '--out', out, *TINY_LSTM)
+    assert res.returncode == 0, res.stderr
+    rows = list(csv.DictReader((out/'metrics.csv').open()))
+    assert [int(r['step']) for r in rows] == [5, 10]
+    summary = json.loads((out/'summary.json').read_text())
+    assert summary['arch'] == arch and summary['steps'] == 10
+    config = json.loads((out/'config.json').read_text())
+    assert config['joint'] == (arch == 'masked-elmo') and config['d_hidden'] == 48
+    res = run_cli('fill-mask', out, 'the capital of france is [MASK] .', '-k', 2)
+    if arch == 'masked-elmo':
+        assert res.returncode == 0 and res.stdout.startswith('[MASK] 1: '), res.stderr
+    else:
+        assert res.returncode == 2 and 'not blanks' in res.stderr and 'Traceback' not in res.stderr
+
+def test_resumed_masked_elmo_and_embeddings(tmp_path):
+    out = tmp_path/'run'
+    assert run_cli('pretrain', '--arch', 'masked-elmo', '--max-steps', 5, '--out', out, *TINY_LSTM).returncode == 0
+    res = run_cli('pretrain', '--max-steps', 10, '--out', out, '--resume')
+    assert res.returncode == 0, res.stderr
+    assert [int(r['step']) for r in csv.DictReader((out/'metrics.csv').open())] == [5, 10]
+    from mlm_explained.train import load_pretrained
+    from mlm_explained.elmo import ElmoEmbedder
+    model, tok, cfg = load_pretrained(out, 'cpu')
+    ids = torch.tensor([tok.encode('the capital of france is paris .').ids])
+    emb = ElmoEmbedder(model)(ids)
+    assert emb.shape == (1, ids.shape[1], 2 * cfg['d_model']) and torch.isfinite(emb).all()
+
+def test_bert_settings_on_an_lstm_arch_are_refused():
+    res = run_cli('pretrain', '--arch', 'masked-elmo', '--out', '/tmp/never', '--config', str(ROOT/'tests'/'tiny.json'))
+    assert res.returncode == 2 and 'unknown settings' in res.stderr and 'n_heads' in res.stderr
