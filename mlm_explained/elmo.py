@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from .core import UserError, ArchSpec, register_arch
 from .data import TokenizerInfo
 from .masking import MaskingConfig
-from .mlm import MLMOutput, MLMHead, make_mlm_collator
+from .mlm import MLMOutput, MLMHead, BertMLM, make_mlm_collator
 from .lstm_cells import LSTMLayer
 
 # %% auto #0
@@ -103,11 +103,6 @@ class LMCollator:
         return {'input_ids': ids, 'attention_mask': (ids != self.info.pad_id).long(),
                 'labels': torch.where(ids >= self.info.n_special, ids, -100)}
 
-def _init_like_bert(m):
-    # the same init as the BERT baseline for the embedding and the head; LSTM layers keep their own
-    if isinstance(m, (nn.Linear, nn.Embedding)): nn.init.normal_(m.weight, std=0.02)
-    if isinstance(m, nn.Linear) and m.bias is not None: nn.init.zeros_(m.bias)
-
 # %% ../nbs/06_elmo.ipynb #028c1402
 class BiLM(nn.Module):
     "Embedding, biLSTM stack and a tied softmax head: the body shared by ELMo and Masked ELMo."
@@ -118,7 +113,8 @@ class BiLM(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
         self.lstm = BiLSTMStack(cfg)
         self.head = MLMHead(cfg, self.tok_emb)
-        self.head.apply(_init_like_bert); _init_like_bert(self.tok_emb)
+        # BERT's init for the embedding and the head, as in the baseline; the LSTM layers keep their own
+        self.head.apply(BertMLM._init_weights); BertMLM._init_weights(self.tok_emb)
 
     def encode(self, input_ids, attention_mask=None, init:dict|None=None):
         "input_ids [B, T] -> (embeddings [T, B, d], per-layer (forward, backward) [T, B, d], final states)."
@@ -168,7 +164,7 @@ class MaskedElmo(BiLM):
         if not cfg.joint: raise UserError("Masked ELMo needs joint layers (joint=True)", "leave `joint` at its default, or use --arch elmo for independent directions")
         super().__init__(cfg)
         self.merge = nn.Linear(2 * cfg.d_model, cfg.d_model)                           # [forward; backward] -> d
-        _init_like_bert(self.merge)
+        BertMLM._init_weights(self.merge)
 
     def forward(self, batch:dict) -> MLMOutput:
         _, layers, _ = self.encode(batch['input_ids'], batch.get('attention_mask'), batch.get('init_states'))
