@@ -78,6 +78,7 @@ class ArchSpec:
     model_cls: type             # model_cls(config) -> nn.Module taking a batch dict
     make_collator: Callable     # make_collator(tokenizer_info, train_config, seed) -> callable(list_of_blocks) -> batch dict
     description: str = ''
+    metrics: Callable|None = None  # metrics() -> extra fastai Metrics, reported after the shared ones (e.g. ELMo's per-direction perplexities)
 
 ARCHS: dict[str, ArchSpec] = {}
 

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from fastai.basics import Metric
 from .core import UserError, ArchSpec, register_arch
 from .data import TokenizerInfo
 from .masking import MaskingConfig
@@ -20,7 +21,7 @@ from .lstm_cells import LSTMLayer
 
 # %% auto #0
 __all__ = ['ElmoConfig', 'MaskedElmoConfig', 'reverse_padded', 'BiLSTMStack', 'LMOutput', 'LMCollator', 'BiLM', 'ElmoLM',
-           'changed_positions', 'MaskedElmo', 'step_cost', 'ScalarMix', 'ElmoEmbedder']
+           'changed_positions', 'DirectionPerplexity', 'MaskedElmo', 'step_cost', 'ScalarMix', 'ElmoEmbedder']
 
 # %% ../nbs/06_elmo.ipynb #7593d3cf
 @dataclass
@@ -36,6 +37,7 @@ class ElmoConfig:
     impl: str = 'fused'         # LSTM implementation: 'fused', 'reference' or 'torch' (cuDNN / oneDNN)
     sparse_head: bool = True    # mask accumulation: project only labelled positions onto the vocabulary
     lookahead: int = 0          # bidirectional truncated BPTT: tokens of the next segment read for the backward state (see 07_bptt)
+    emb_scale: bool = True      # multiply the (small, tied) embedding by sqrt(d_model) on its way into the LSTMs; measured below
     pad_id: int = 0
 
     def __post_init__(self):
@@ -94,6 +96,8 @@ class LMOutput(MLMOutput):
     "An `MLMOutput` of a two-directional LM, with each direction's mean cross-entropy."
     fwd_loss: torch.Tensor | None = None
     bwd_loss: torch.Tensor | None = None
+    fwd_count: int = 0            # targets of each direction, to weight the losses over a validation set
+    bwd_count: int = 0
 
 class LMCollator:
     "No masking: `input_ids` as they are; `labels` = the tokens, -100 at special tokens and padding."
@@ -115,12 +119,14 @@ class BiLM(nn.Module):
         self.head = MLMHead(cfg, self.tok_emb)
         # BERT's init for the embedding and the head, as in the baseline; the LSTM layers keep their own
         self.head.apply(BertMLM._init_weights); BertMLM._init_weights(self.tok_emb)
+        # N(0, 0.02) suits the softmax the embedding is tied to, but is a faint input for an LSTM (see 'Escaping the plateau')
+        self.emb_mult = math.sqrt(cfg.d_model) if cfg.emb_scale else 1.
 
     def encode(self, input_ids, attention_mask=None, init:dict|None=None):
         "input_ids [B, T] -> (embeddings [T, B, d], per-layer (forward, backward) [T, B, d], final states)."
         if attention_mask is None: attention_mask = input_ids != self.cfg.pad_id
         lengths = attention_mask.sum(1)                                                 # [B]
-        x = self.tok_emb(input_ids).transpose(0, 1)                                     # [T, B, d]
+        x = self.tok_emb(input_ids).transpose(0, 1) * self.emb_mult                     # [T, B, d]
         layers, final = self.lstm(self.drop(x), lengths, init)
         self.last_final = final                                                          # for state carrying (07_bptt)
         return x, layers, final
@@ -143,8 +149,8 @@ class ElmoLM(BiLM):
         targets = torch.cat([fwd_y[fwd_sel], bwd_y[bwd_sel]])
         out = self.head(hidden, targets, sparse=False)
         n_f = int(fwd_sel.sum())
-        ce = F.cross_entropy(out.logits.float(), targets, reduction='none')
-        return LMOutput(out.loss, out.logits, targets, ce[:n_f].mean(), ce[n_f:].mean())
+        with torch.no_grad(): ce = F.cross_entropy(out.logits.float(), targets, reduction='none')    # for reporting only
+        return LMOutput(out.loss, out.logits, targets, ce[:n_f].mean(), ce[n_f:].mean(), n_f, len(targets) - n_f)
 
 # %% ../nbs/06_elmo.ipynb #fb11e09b
 def changed_positions(model:BiLM, ids, t:int, layer:int=-1):
@@ -154,8 +160,22 @@ def changed_positions(model:BiLM, ids, t:int, layer:int=-1):
         (f1, b1), (f2, b2) = model.encode(ids)[1][layer], model.encode(other)[1][layer]
     return (f1 - f2).abs().amax((1, 2)) > 1e-6, (b1 - b2).abs().amax((1, 2)) > 1e-6    # [T] bool each
 
+# %% ../nbs/06_elmo.ipynb #e04e5e95
+class DirectionPerplexity(Metric):
+    "Perplexity of one direction ('fwd' or 'bwd') of a two-directional LM, over the whole validation set."
+    def __init__(self, direction:str): self.direction = direction
+    def reset(self): self.nll, self.total = 0., 0
+    def accumulate(self, learn):
+        n = getattr(learn.pred, f'{self.direction}_count')
+        if n: self.nll += getattr(learn.pred, f'{self.direction}_loss').item() * n; self.total += n
+    @property
+    def value(self): return math.exp(min(self.nll / self.total, 50)) if self.total else None
+    @property
+    def name(self): return f'{self.direction}_perplexity'
+
 # %% ../nbs/06_elmo.ipynb #cc27c68f
-register_arch(ArchSpec('elmo', ElmoConfig, ElmoLM, LMCollator, 'ELMo: independent forward and backward LSTM LMs'));
+register_arch(ArchSpec('elmo', ElmoConfig, ElmoLM, LMCollator, 'ELMo: independent forward and backward LSTM LMs',
+                       metrics=lambda: [DirectionPerplexity('fwd'), DirectionPerplexity('bwd')]));
 
 # %% ../nbs/06_elmo.ipynb #9798981b
 class MaskedElmo(BiLM):

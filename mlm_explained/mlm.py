@@ -21,10 +21,10 @@ from .data import TokenizerInfo
 from .masking import MLMCollator, MaskingConfig
 
 # %% auto #0
-__all__ = ['BertConfig', 'bert_base', 'rotary_tables', 'apply_rotary', 'SelfAttention', 'EncoderBlock', 'Encoder', 'MLMOutput',
-           'MLMHead', 'BertMLM', 'BlockStream', 'MaskedAccuracy', 'Perplexity', 'StepCounter', 'WarmupLinearDecay',
-           'StepBudget', 'TokenCounter', 'MLMMixedPrecision', 'mlm_loss', 'mlm_learner', 'fit_mlm', 'make_mlm_collator',
-           'mlm_dls', 'fill_mask']
+__all__ = ['BertConfig', 'bert_base', 'rotary_tables', 'rotary_at', 'apply_rotary', 'SelfAttention', 'EncoderBlock', 'Encoder',
+           'MLMOutput', 'MLMHead', 'BertMLM', 'BlockStream', 'MaskedAccuracy', 'Perplexity', 'StepCounter',
+           'WarmupLinearDecay', 'StepBudget', 'TokenCounter', 'MLMMixedPrecision', 'mlm_loss', 'mlm_learner', 'fit_mlm',
+           'make_mlm_collator', 'mlm_dls', 'fill_mask']
 
 # %% ../nbs/03_mlm.ipynb #8db6efc5
 @dataclass
@@ -54,6 +54,13 @@ def rotary_tables(seq_len:int, head_dim:int, device=None, base:float=10000.):
     inv_freq = base ** (-torch.arange(0, head_dim, 2, device=device).float() / head_dim)    # [head_dim/2]
     angles = torch.arange(seq_len, device=device).float()[:, None] * inv_freq[None]         # [T, head_dim/2]
     return angles.cos(), angles.sin()
+
+def rotary_at(position_ids, head_dim:int):
+    "cos and sin at given positions: ids [T] -> [T, head_dim/2] each; ids [B, T] -> [B, 1, T, head_dim/2] (one row of positions per sequence)."
+    n_pos = position_ids.shape[-1] if position_ids.dim() == 1 else int(position_ids.max()) + 1     # [T] ids are 0..T-1
+    cos, sin = rotary_tables(n_pos, head_dim, position_ids.device)
+    if position_ids.dim() == 1: return cos, sin
+    return cos[position_ids][:, None], sin[position_ids][:, None]
 
 def apply_rotary(x, cos, sin):
     "Rotate channel pairs of `x` `[B, H, T, head_dim]` by position-dependent angles."
@@ -102,12 +109,14 @@ class Encoder(nn.Module):
         self.blocks = nn.ModuleList([EncoderBlock(cfg) for _ in range(cfg.n_layers)])
         self.ln_f = nn.LayerNorm(cfg.d_model)
 
-    def forward(self, input_ids, attention_mask=None):
+    def forward(self, input_ids, attention_mask=None, position_ids=None):
+        "position_ids [B, T]: each token's place in its original sequence (default 0..T-1), for an encoder that sees only some tokens (08_late_masking)."
         B, T = input_ids.shape
         if T > self.cfg.max_len: raise UserError(f"sequence of {T} tokens is longer than max_len {self.cfg.max_len}", "raise max_len or lower --seq-len")
+        if position_ids is None: position_ids = torch.arange(T, device=input_ids.device)                   # [T]
         x = self.tok_emb(input_ids)                                                    # [B, T, C]
-        if self.pos_emb is not None: x = x + self.pos_emb(torch.arange(T, device=input_ids.device))
-        rope = rotary_tables(T, self.cfg.d_model // self.cfg.n_heads, input_ids.device) if self.pos_emb is None else None
+        if self.pos_emb is not None: x = x + self.pos_emb(position_ids)
+        rope = rotary_at(position_ids, self.cfg.d_model // self.cfg.n_heads) if self.pos_emb is None else None
         if attention_mask is None: attention_mask = input_ids != self.cfg.pad_id
         attend = attention_mask.bool()[:, None, None, :]                               # [B, 1, 1, T] keys to attend to
         x = self.drop(x)
@@ -292,7 +301,7 @@ def mlm_learner(dls, arch:str='bert', config=None, lr:float=1e-3, wd:float=0.01,
     if mixed_precision is None: mixed_precision = torch.cuda.is_available()
     if mixed_precision: cbs.append(MLMMixedPrecision())
     learn = Learner(dls, model, loss_func=mlm_loss, opt_func=partial(Adam, decouple_wd=True), lr=lr, wd=wd,
-                    metrics=[MaskedAccuracy(), Perplexity()], cbs=cbs)
+                    metrics=[MaskedAccuracy(), Perplexity()] + list(spec.metrics() if spec.metrics else []), cbs=cbs)
     learn.arch, learn.config, learn.grad_accum = arch, config, grad_accum
     return learn
 
@@ -311,12 +320,12 @@ register_arch(ArchSpec('bert', BertConfig, BertMLM, make_mlm_collator, 'BERT-sty
 
 # %% ../nbs/03_mlm.ipynb #ed767853
 def mlm_dls(train_blocks, valid_blocks, info:TokenizerInfo, masking:MaskingConfig=MaskingConfig(), bs:int=32,
-            eval_every:int|None=None, seed:int=0, arch:str='bert', device=None) -> DataLoaders:
-    "Train and valid loaders of masked batches for `arch`; the train stream evaluates every `eval_every` batches."
-    collate = get_arch(arch).make_collator(info, masking, seed)
+            eval_every:int|None=None, seed:int=0, arch:str='bert', device=None, valid_masking:MaskingConfig|None=None) -> DataLoaders:
+    "Train and valid loaders of masked batches for `arch`; the train stream evaluates every `eval_every` batches. `valid_masking`: default `masking`."
+    spec = get_arch(arch)
     device = default_device(device)
-    return DataLoaders(BlockStream(train_blocks, collate, bs, shuffle=True, batches_per_epoch=eval_every, seed=seed),
-                       BlockStream(valid_blocks, collate, bs, shuffle=False), device=device)
+    return DataLoaders(BlockStream(train_blocks, spec.make_collator(info, masking, seed), bs, shuffle=True, batches_per_epoch=eval_every, seed=seed),
+                       BlockStream(valid_blocks, spec.make_collator(info, valid_masking or masking, seed), bs, shuffle=False), device=device)
 
 # %% ../nbs/03_mlm.ipynb #bf479b10
 @torch.no_grad()

@@ -17,14 +17,15 @@ from .core import (UserError, set_seed, default_device, get_arch, ARCHS, config_
 from .data import (load_corpus, train_tokenizer, load_tokenizer, save_tokenizer, pack_blocks,
                                 TokenizerInfo, embedded_corpus, corpus_ceiling, has_validation_split)
 from .masking import MaskingConfig
-from .mlm import mlm_learner, mlm_dls, fit_mlm
+from .mlm import mlm_learner, mlm_dls, fit_mlm, Encoder
 import mlm_explained.mlm  # registers the 'bert' arch
 import mlm_explained.elmo  # registers 'elmo' and 'masked-elmo'
+import mlm_explained.late_masking  # registers '3ml'
 
 # %% auto #0
 __all__ = ['PRESET_DIR', 'METRIC_COLUMNS', 'TrainConfig', 'read_config_file', 'resolve_config', 'prepare_data', 'read_metrics',
            'write_metrics', 'plot_run', 'RunWriter', 'save_checkpoint', 'load_checkpoint', 'unigram_accuracy',
-           'pretrain', 'load_pretrained', 'main']
+           'pretrain', 'load_pretrained', 'load_encoder', 'main']
 
 # %% ../nbs/04_train.ipynb #7403517b
 @dataclass
@@ -50,6 +51,7 @@ class TrainConfig:
     mask_rate: float = 0.15
     mask_strategy: str = 'token'       # 'token', 'whole_word' or 'span'
     exact_count: bool = False          # mask exactly round(rate * n) tokens per sequence
+    eval_mask_rate: float|None = None  # mask rate of the validation batches (default: mask_rate); fixes the question when comparing rates
     seed: int = 0
     device: str|None = None            # default: cuda if available, else cpu
 
@@ -77,9 +79,11 @@ def resolve_config(overrides:dict|None=None, config_file:str|None=None) -> dict:
     unknown = set(layered) - {f.name for f in fields(TrainConfig)} - model_fields - {'vocab_size'}
     if unknown: raise UserError(f"unknown settings {sorted(unknown)}", f"see TrainConfig and {spec.config_cls.__name__} for the valid names")
     MaskingConfig(rate=train.mask_rate, strategy=train.mask_strategy, exact=train.exact_count)   # validates
+    if train.eval_mask_rate is not None: MaskingConfig(rate=train.eval_mask_rate)
     for name in ('batch_size', 'max_steps', 'eval_every', 'grad_accum', 'tokenizer_vocab'):
         if getattr(train, name) < 1: raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(train, name)}", "pass a positive number")
     model = {k: v for k, v in layered.items() if k in model_fields}
+    config_from_dict(spec.config_cls, model)                                   # validates the model's settings before any data work
     return {**asdict(train), **model}
 
 # %% ../nbs/04_train.ipynb #0ad6e3d1
@@ -100,7 +104,7 @@ def prepare_data(cfg:dict, tokenizer=None):
     return tokenizer, blocks, valid
 
 # %% ../nbs/04_train.ipynb #e32f0dd7
-METRIC_COLUMNS = ['step', 'tokens', 'train_loss', 'valid_loss', 'masked_acc', 'perplexity', 'seconds']
+METRIC_COLUMNS = ['step', 'tokens', 'train_loss', 'valid_loss', 'masked_acc', 'perplexity', 'seconds']   # then an arch's own metrics
 
 def read_metrics(run_dir) -> list[dict]:
     "The rows of a run's metrics.csv (numbers as floats), or [] if there is none yet."
@@ -109,8 +113,9 @@ def read_metrics(run_dir) -> list[dict]:
     return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(path.open())]
 
 def write_metrics(run_dir, rows:list[dict]):
-    buf = io.StringIO(); w = csv.DictWriter(buf, METRIC_COLUMNS); w.writeheader()
-    for r in rows: w.writerow({k: (int(r[k]) if k in ('step', 'tokens') else round(r[k], 6)) for k in METRIC_COLUMNS})
+    extra = [k for k in dict.fromkeys(k for r in rows for k in r) if k not in METRIC_COLUMNS]    # the arch's metrics, first-seen order
+    buf = io.StringIO(); w = csv.DictWriter(buf, METRIC_COLUMNS + extra); w.writeheader()
+    for r in rows: w.writerow({k: (int(r[k]) if k in ('step', 'tokens') else round(r[k], 6)) for k in METRIC_COLUMNS + extra})
     atomic_write_text(Path(run_dir)/'metrics.csv', buf.getvalue())
 
 # %% ../nbs/04_train.ipynb #312dbe3b
@@ -148,14 +153,16 @@ class RunWriter(Callback):
         vals = dict(zip(names, self.recorder.values[-1]))
         self.rows.append(dict(step=self.learn.step_counter.step, tokens=self.learn.token_counter.tokens,
                               train_loss=self.loss_sum / max(1, self.n_batches), valid_loss=vals['valid_loss'], masked_acc=vals['masked_acc'],
-                              perplexity=vals['perplexity'], seconds=time.time() - self.t0))
+                              perplexity=vals['perplexity'], seconds=time.time() - self.t0,
+                              **{k: v for k, v in vals.items() if k not in METRIC_COLUMNS and isinstance(v, float)}))   # the arch's own
         save_checkpoint(self.learn, self.run_dir/'checkpoint.pt', elapsed=time.time() - self.t0)
         write_metrics(self.run_dir, self.rows)
         plot_run(self.run_dir, self.baselines)
         if self.print_lines:   # without progress bars (logs, CI), one plain line per evaluation
             r = self.rows[-1]
             print(f"step {r['step']:>6} | tokens {r['tokens']:>12,} | train loss {r['train_loss']:.4f} | valid loss {r['valid_loss']:.4f} "
-                  f"| masked acc {r['masked_acc']:.4f} | {r['seconds']:.0f}s", flush=True)
+                  f"| masked acc {r['masked_acc']:.4f} | " + ''.join(f"{k.replace('_', ' ')} {r[k]:.2f} | " for k in r if k not in METRIC_COLUMNS) +
+                  f"{r['seconds']:.0f}s", flush=True)
 
 # %% ../nbs/04_train.ipynb #b86d52c5
 def save_checkpoint(learn, path, elapsed:float=0.):
@@ -214,8 +221,9 @@ def pretrain(overrides:dict|None=None, out='runs/demo', config_file:str|None=Non
 def _train(cfg, out, tokenizer, info, train_blocks, valid_blocks, state, progress, cbs=None):
     spec = get_arch(cfg['arch'])
     masking = MaskingConfig(rate=cfg['mask_rate'], strategy=cfg['mask_strategy'], exact=cfg['exact_count'])
+    valid_masking = dataclasses.replace(masking, rate=cfg['eval_mask_rate']) if cfg.get('eval_mask_rate') else None
     dls = mlm_dls(train_blocks, valid_blocks, info, masking, cfg['batch_size'], cfg['eval_every'] * cfg['grad_accum'],
-                  cfg['seed'], cfg['arch'], cfg['device'])
+                  cfg['seed'], cfg['arch'], cfg['device'], valid_masking)
     model_cfg = config_from_dict(spec.config_cls, {**cfg, 'vocab_size': info.vocab_size, 'pad_id': info.pad_id,
                                                     'max_len': max(cfg.get('max_len', 0), cfg['seq_len'])})
     learn = mlm_learner(dls, cfg['arch'], model_cfg, lr=cfg['lr'], wd=cfg['wd'], grad_clip=cfg['grad_clip'], grad_accum=cfg['grad_accum'], cbs=cbs)
@@ -271,6 +279,13 @@ def load_pretrained(run_dir, device=None):
     model.load_state_dict(state['model'])
     return model.to(default_device(device)).eval(), tokenizer, cfg
 
+def load_encoder(run_dir, device=None):
+    "(encoder, tokenizer, config) of a Transformer run for fine-tuning: BERT's encoder, or 3ML's without its decoder."
+    model, tokenizer, cfg = load_pretrained(run_dir, device)
+    if not isinstance(getattr(model, 'encoder', None), Encoder):
+        raise UserError(f"a run of --arch {cfg['arch']} has no Transformer encoder to fine-tune", "use a bert or 3ml run (for elmo and masked-elmo: elmo.ElmoEmbedder)")
+    return model.encoder.train(), tokenizer, cfg
+
 # %% ../nbs/04_train.ipynb #bf580cab
 class _Parser(argparse.ArgumentParser):
     def error(self, message):   # one line, not argparse's usage block
@@ -292,6 +307,9 @@ def _add_pretrain_args(p):
     p.add_argument('--mask-rate', dest='mask_rate', type=float, default=S, help='fraction of tokens to mask, in (0, 1) (default 0.15)')
     p.add_argument('--mask-strategy', dest='mask_strategy', default=S, help="'token', 'whole_word' or 'span'")
     p.add_argument('--exact-count', dest='exact_count', action='store_true', default=S, help='mask exactly round(rate * n) tokens per sequence')
+    p.add_argument('--eval-mask-rate', dest='eval_mask_rate', type=float, default=S, help='mask rate of the validation batches (default: --mask-rate)')
+    p.add_argument('--decoder-layers', dest='decoder_layers', type=int, default=S, help='3ml: blocks after the [MASK]s are appended (of n_layers)')
+    p.add_argument('--decoder', default=S, help="3ml: 'self' (full-length self-attention) or 'cross' (labelled positions attend to the encoder)")
     p.add_argument('--respect-docs', dest='respect_docs', action='store_true', default=S, help='pad blocks instead of letting them span documents')
     p.add_argument('--warmup', type=float, default=S, help='fraction of the steps spent warming up (default 0.06)')
     p.add_argument('--tokenizer', default=S, help="'wordpiece', 'bpe' or a path to a tokenizer.json")

@@ -36,6 +36,10 @@ def test_lstm_archs_pretrain_through_the_cli(tmp_path, arch):
     assert res.returncode == 0, res.stderr
     rows = list(csv.DictReader((out/'metrics.csv').open()))
     assert [int(r['step']) for r in rows] == [5, 10]
+    if arch == 'elmo':   # ELMo's own metrics: a perplexity per direction, in the csv and in the printed lines
+        assert all(1 < float(r[k]) < float(r['perplexity']) * 10 for r in rows for k in ('fwd_perplexity', 'bwd_perplexity'))
+        assert 'fwd perplexity' in res.stdout
+    else: assert 'fwd_perplexity' not in rows[0]
     summary = json.loads((out/'summary.json').read_text())
     assert summary['arch'] == arch and summary['steps'] == 10
     config = json.loads((out/'config.json').read_text())

@@ -1,0 +1,77 @@
+"""3ML benchmark: one training step (forward, backward, AdamW update) of 3ML (50% masking, the last 2 of 12 blocks as
+decoder) against the BERT baseline (15% masking, 12 blocks) at the same width, batch and sequence length, side by side in
+one process. FLOPs are counted by torch's FlopCounterMode (CPU attention included, see 08_late_masking) and compared
+with the analytic formula at the expected token counts; step times are the best of --reps after a warm-up.
+
+    python benchmarks/late_masking.py [--batch 8] [--seq 128] [--vocab 8000] [--reps 3] [--device cpu|cuda]
+"""
+import argparse, time
+import numpy as np
+import torch
+from mlm_explained.data import TokenizerInfo
+from mlm_explained.masking import MaskingConfig, MLMCollator
+from mlm_explained.mlm import BertMLM, bert_base
+from mlm_explained.late_masking import LateMaskMLM, LateMaskConfig, count_flops, mlm_flops, train_flops, expected_counts
+
+
+def masked_batch(B, T, vocab, rate, seed=0):
+    "Full blocks of random tokens ([CLS] ... [SEP]), masked 80/10/10 with exactly round(rate * n) labels per row."
+    ids = np.random.default_rng(seed).integers(5, vocab, (B, T)).astype(np.int32)
+    ids[:, 0], ids[:, -1] = 2, 3
+    return MLMCollator(TokenizerInfo(vocab_size=vocab), MaskingConfig(rate=rate, exact=True))({'input_ids': ids}, np.arange(B))
+
+
+def step_seconds(model, batch, reps, device):
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    times = []
+    for r in range(reps + 1):                                        # the first one warms up
+        if device.type == 'cuda': torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        model(batch).loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
+        if device.type == 'cuda': torch.cuda.synchronize()
+        if r: times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument('--batch', type=int, default=8)
+    p.add_argument('--seq', type=int, default=128)
+    p.add_argument('--vocab', type=int, default=8000, help="vocabulary size (this project's default tokenizer: 8000; BERT's: 30522)")
+    p.add_argument('--reps', type=int, default=3)
+    p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    args = p.parse_args()
+    device, B, T, V = torch.device(args.device), args.batch, args.seq, args.vocab
+    base = bert_base(vocab_size=V, max_len=max(512, T))
+    dims = dict(d=base.d_model, d_ff=base.d_ff, vocab=V, n_layers=base.n_layers)
+    print(f'device {device} ({torch.cuda.get_device_name() if device.type == "cuda" else f"{torch.get_num_threads()} CPU threads"}), '
+          f'torch {torch.__version__}; BERT-base width (12 blocks of 768, feed-forward 3072), batch {B}, sequence {T}, vocabulary {V}; '
+          'one training step = forward, backward, AdamW')
+    rows = []
+    for name, rate, make in [('BERT, 15%, 12 blocks', 0.15, lambda: BertMLM(base)),
+                             ('3ML_self, 50%, 10+2', 0.5, lambda: LateMaskMLM(LateMaskConfig(**{**base.__dict__, 'n_layers': 12}, decoder_layers=2))),
+                             ('3ML_cross, 50%, 10+2', 0.5, lambda: LateMaskMLM(LateMaskConfig(**{**base.__dict__, 'n_layers': 12}, decoder_layers=2, decoder='cross')))]:
+        torch.manual_seed(0)
+        batch = masked_batch(B, T, V, rate)
+        model = make()
+        counted = count_flops(model, batch, backward=True)                # on the CPU: the counter needs no device
+        model.zero_grad(set_to_none=True)
+        m, n_v = expected_counts(T, rate)
+        formula = B * train_flops(mlm_flops(T, n_labels=m, n_visible=n_v, decoder_layers=0 if rate == 0.15 else 2,
+                                            decoder='cross' if 'cross' in name else 'self', **dims))
+        model = model.to(device)
+        seconds = step_seconds(model, {k: v.to(device) for k, v in batch.items()}, args.reps, device)
+        rows.append(dict(name=name, counted=counted, formula=formula, seconds=seconds))
+        del model
+    bert = rows[0]
+    print(f'\n| {"model":22s} | {"GFLOP counted":>13s} | {"GFLOP formula":>13s} | {"formula/counted":>15s} | {"FLOPs vs BERT":>13s} | {"ms/step":>8s} | {"time vs BERT":>12s} |')
+    print('|' + '|'.join('-' * w for w in (24, 15, 15, 17, 15, 10, 14)) + '|')
+    for r in rows:
+        print(f'| {r["name"]:22s} | {r["counted"] / 1e9:13.1f} | {r["formula"] / 1e9:13.1f} | {r["formula"] / r["counted"]:15.3f} | '
+              f'{r["counted"] / bert["counted"]:13.3f} | {r["seconds"] * 1e3:8.0f} | {r["seconds"] / bert["seconds"]:12.3f} |')
+    print('\nformula: the analytic count at the expected token counts (80% of the labels removed); the counter sees the real batch, '
+          'whose rows are padded to the longest visible row')
+
+
+if __name__ == '__main__':
+    main()
