@@ -4,7 +4,9 @@ as torch.nn.LSTM(bidirectional=True) and Masked ELMo do), batch 64, sequence 128
 Side by side in one process: our fused layer ('fused'), the plain per-step PyTorch loop ('reference'), and PyTorch's
 own LSTM kernel through the same weights ('torch': oneDNN on the CPU, cuDNN on a GPU), and on a GPU also
 torch.nn.LSTM itself (its flattened-weight cuDNN path). Prints tokens/s and the memory of what autograd saves for the
-backward (and, on a GPU, the peak allocated memory), each as a ratio to the per-step loop.
+backward (and, on a GPU, the peak allocated memory), each as a ratio to the per-step loop. The matrix products' FLOPs are
+counted from the shapes, and the achieved rate is set beside the machine's own rate on the largest GEMM of the model
+(the input projection of layer 2, all time steps at once), a practical ceiling for any LSTM implementation here.
 
     python benchmarks/lstm.py [--hidden 512 1024] [--reps 3] [--device cpu|cuda]
 """
@@ -22,6 +24,25 @@ def saved_bytes(fn) -> int:
         return t
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t): out = fn()
     return out, sum(seen.values())
+
+
+def lstm_flops(T, B, H, n_layers=2) -> float:
+    "FLOPs of the matrix products of a forward+backward of the joint biLSTM stack: per direction and layer, the input GEMM
+    2*T*B*I*4H and the recurrent GEMMs 2*T*B*H*4H (I = H for layer 1, 2H above), forward once and backward twice."
+    fwd = sum(2 * (2 * T * B * (H if l == 0 else 2 * H) * 4 * H + 2 * T * B * H * 4 * H) for l in range(n_layers))
+    return 3 * fwd
+
+
+def gemm_rate(m, k, n, device, reps=5) -> float:
+    "FLOP/s of torch.mm on an [m, k] x [k, n] product (best of reps)."
+    a, b = torch.randn(m, k, device=device), torch.randn(k, n, device=device)
+    best = float('inf')
+    for r in range(reps + 1):
+        if device.type == 'cuda': torch.cuda.synchronize()
+        t0 = time.perf_counter(); a @ b
+        if device.type == 'cuda': torch.cuda.synchronize()
+        if r: best = min(best, time.perf_counter() - t0)
+    return 2 * m * k * n / best
 
 
 def bench(name, make_model, x, lengths, reps, device):
@@ -63,12 +84,15 @@ def main():
             rows.append(bench('torch.nn.LSTM (cuDNN, flat weights)', lambda: nn.LSTM(H, H, 2, bidirectional=True), x, lengths, args.reps, device))
         base = rows[0]
         tokens = args.batch * args.seq
-        print(f'\nhidden {H}')
-        print(f'| {"implementation":38s} | {"ms":>8s} | {"tokens/s":>9s} | {"speed vs loop":>13s} | {"saved MiB":>9s} | {"memory vs loop":>14s} |' +
+        flops, peak = lstm_flops(args.seq, args.batch, H), gemm_rate(args.seq * args.batch, 2 * H, 4 * H, device)
+        print(f'\nhidden {H}: {flops / 1e9:.0f} GFLOP of matrix products per forward+backward; this machine does the largest of them '
+              f'(input GEMM of layer 2) at {peak / 1e9:.0f} GFLOP/s, so no implementation can beat {flops / peak * 1e3:.0f} ms '
+              f'({base["seconds"] * peak / flops:.2f}x the loop)')
+        print(f'| {"implementation":38s} | {"ms":>8s} | {"tokens/s":>9s} | {"GFLOP/s":>8s} | {"speed vs loop":>13s} | {"saved MiB":>9s} | {"memory vs loop":>14s} |' +
               (f' {"peak MiB":>8s} |' if device.type == 'cuda' else ''))
-        print('|' + '|'.join('-' * w for w in (40, 10, 11, 15, 11, 16)) + '|' + ('----------|' if device.type == 'cuda' else ''))
+        print('|' + '|'.join('-' * w for w in (40, 10, 11, 10, 15, 11, 16)) + '|' + ('----------|' if device.type == 'cuda' else ''))
         for r in rows:
-            print(f'| {r["name"]:38s} | {r["seconds"]*1e3:8.0f} | {tokens / r["seconds"]:9.0f} | {base["seconds"] / r["seconds"]:12.2f}x | '
+            print(f'| {r["name"]:38s} | {r["seconds"]*1e3:8.0f} | {tokens / r["seconds"]:9.0f} | {flops / r["seconds"] / 1e9:8.0f} | {base["seconds"] / r["seconds"]:12.2f}x | '
                   f'{r["saved"] / 2**20:9.0f} | {r["saved"] / base["saved"]:13.2f}x |' + (f' {r["peak"] / 2**20:8.0f} |' if r['peak'] else ''))
 
 

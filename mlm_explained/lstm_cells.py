@@ -246,7 +246,7 @@ def check_fused_lstm(backend:str='cpu', n_cases:int=4, seed:int=0, device=None, 
 def graphed_layer(layer:nn.Module, sample_x:torch.Tensor):
     "The layer's forward and backward captured as CUDA graphs for inputs shaped like `sample_x` (GPU only)."
     if not sample_x.is_cuda: raise UserError("CUDA graphs need a GPU tensor", "move the layer and the sample input to a CUDA device")
-    return torch.cuda.make_graphed_callables(layer, (sample_x.requires_grad_(sample_x.requires_grad),))
+    return torch.cuda.make_graphed_callables(layer, (sample_x,))                # sample_x.requires_grad says whether x gets a gradient
 
 # %% ../nbs/05_lstm_cells.ipynb #93a6180e
 def time_layer(fn, x, reps:int=3) -> float:
