@@ -25,12 +25,15 @@ demo: venv   ## a fresh 300-step pretraining of the tiny BERT on the embedded co
 	$(BIN)/mlm-explained pretrain --arch bert --data embedded --max-steps 300 --out runs/demo
 	@cat runs/demo/summary.json
 
+# two notebooks at a time, each with half of the cores (torch on all cores in both oversubscribes the CPU)
+NB_THREADS ?= $(shell $(PYTHON) -c "import os; print(max(1, (os.cpu_count() or 2) // 2))")
+
 test: venv   ## every notebook (nbdev-test) and the pytest suite
-	$(BIN)/nbdev-test --n-workers 2
+	OMP_NUM_THREADS=$(NB_THREADS) $(BIN)/nbdev-test --n-workers 2
 	$(BIN)/python -m pytest tests -q
 
 test-slow: venv   ## also the cells and tests flagged slow
-	$(BIN)/nbdev-test --n-workers 2 --flags slow
+	OMP_NUM_THREADS=$(NB_THREADS) $(BIN)/nbdev-test --n-workers 2 --flags slow
 	$(BIN)/python -m pytest tests -q --runslow
 
 export: venv

@@ -96,12 +96,16 @@ def plot_late_masking(text:str, tokenizer, rate:float=0.5, row_key:int=0, ax=Non
     rows = [('corrupted input', [(s, k, i) for i, (_, s, k) in enumerate(shown)]),
             ('encoder reads', [(s, k, i) for i, (_, s, k) in enumerate(shown) if k != 'mask']),
             ('decoder reads', [('m' if k == 'mask' else f'h({s})', k if k == 'mask' else '', i) for i, (_, s, k) in enumerate(shown)])]
-    width = max(sum(len(s) + 2 for s, _, _ in r) for _, r in rows)
+    # the full-length rows share one column per position; the encoder's row is packed, to show that it is shorter
+    col = [max(len(rows[0][1][i][0]), len(rows[2][1][i][0])) + 2 for i in range(len(shown))]
+    start = np.concatenate([[0], np.cumsum(col)[:-1]])
+    width = int(sum(col))
     if ax is None: _, ax = plt.subplots(figsize=(min(16, 0.11 * width + 2.5), 2.4))
     for y, (name, cells) in enumerate(rows):
         ax.text(-1, -y, name, ha='right', va='center', fontsize=9)
         x = 0
-        for s, k, i in cells:
+        for j, (s, k, i) in enumerate(cells):
+            if y != 1: x = start[i]
             ax.text(x, -y, s, va='center', fontsize=9, family='monospace',
                     bbox=dict(facecolor=COLOURS[k], edgecolor='grey' if k else 'none', boxstyle='round,pad=0.2'))
             ax.text(x, -y - 0.38, str(i + 1), va='center', fontsize=6, color='grey')    # original position ([CLS] is 0)

@@ -110,12 +110,12 @@ def read_metrics(run_dir) -> list[dict]:
     "The rows of a run's metrics.csv (numbers as floats), or [] if there is none yet."
     path = Path(run_dir)/'metrics.csv'
     if not path.exists(): return []
-    return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(path.open())]
+    return [{k: float(v) if v != '' else None for k, v in row.items()} for row in csv.DictReader(path.open())]
 
 def write_metrics(run_dir, rows:list[dict]):
     extra = [k for k in dict.fromkeys(k for r in rows for k in r) if k not in METRIC_COLUMNS]    # the arch's metrics, first-seen order
     buf = io.StringIO(); w = csv.DictWriter(buf, METRIC_COLUMNS + extra); w.writeheader()
-    for r in rows: w.writerow({k: (int(r[k]) if k in ('step', 'tokens') else round(r[k], 6)) for k in METRIC_COLUMNS + extra})
+    for r in rows: w.writerow({k: (int(r[k]) if k in ('step', 'tokens') else '' if r.get(k) is None else round(r[k], 6)) for k in METRIC_COLUMNS + extra})
     atomic_write_text(Path(run_dir)/'metrics.csv', buf.getvalue())
 
 # %% ../nbs/04_train.ipynb #312dbe3b

@@ -131,6 +131,9 @@ def execute(nbs: list[Path], force=False, workers=2) -> float:
     todo.sort(key=lambda o: (cache.get(o[0].name, {}).get('secs', 0), o[0].name), reverse=True)
     log(f'executing {len(todo)} notebook(s) in _proc/ with {workers} workers: {", ".join(nb.name for nb, _ in todo)}')
     failed = []
+    # each worker gets its share of the cores: two notebooks each running torch on every core oversubscribe the CPU, and
+    # OpenMP's spinning threads then make both several times slower (measured: 683 s for 08_late_masking against ~180 s alone)
+    os.environ.setdefault('OMP_NUM_THREADS', str(max(1, (os.cpu_count() or 2) // max(1, min(workers, len(todo))))))
     ctx = get_context('spawn')
     with ProcessPoolExecutor(max_workers=max(1, min(workers, len(todo))), mp_context=ctx, max_tasks_per_child=1) as ex:
         futs = {ex.submit(_execute_one, str(nb), str(EXEC/nb.name), skip_flags): (nb, key) for nb, key in todo}
