@@ -27,8 +27,8 @@ def saved_bytes(fn) -> int:
 
 
 def lstm_flops(T, B, H, n_layers=2) -> float:
-    "FLOPs of the matrix products of a forward+backward of the joint biLSTM stack: per direction and layer, the input GEMM
-    2*T*B*I*4H and the recurrent GEMMs 2*T*B*H*4H (I = H for layer 1, 2H above), forward once and backward twice."
+    """FLOPs of the matrix products of a forward+backward of the joint biLSTM stack: per direction and layer, the input GEMM
+    2*T*B*I*4H and the recurrent GEMMs 2*T*B*H*4H (I = H for layer 1, 2H above), forward once and backward twice."""
     fwd = sum(2 * (2 * T * B * (H if l == 0 else 2 * H) * 4 * H + 2 * T * B * H * 4 * H) for l in range(n_layers))
     return 3 * fwd
 
