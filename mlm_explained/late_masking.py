@@ -145,7 +145,7 @@ class CrossBlock(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
 
     def forward(self, x, x_pos, x_valid, memory, mem_pos, mem_valid):
-        "x [B, m, C]: queries at positions x_pos [B, m]; memory [B, n, C] at mem_pos [B, n]; the *_valid [B, *] are False at padding."
+        "x [B, m, C]: queries at positions x_pos [B, m]; memory [B, n, C] at mem_pos [B, n]; x_valid and mem_valid are False at padding."
         B, m, C = x.shape
         H, hd = self.n_heads, C // self.n_heads
         q = self.q(self.ln_q(x)).view(B, m, H, hd).transpose(1, 2)                              # [B, H, m, hd]
