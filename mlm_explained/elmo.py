@@ -12,11 +12,10 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from fastai.basics import Metric
 from .core import UserError, ArchSpec, register_arch
 from .data import TokenizerInfo
 from .masking import MaskingConfig
-from .mlm import MLMOutput, MLMHead, BertMLM, make_mlm_collator
+from .mlm import MLMOutput, MLMHead, BertMLM, make_mlm_collator, Perplexity
 from .lstm_cells import LSTMLayer
 
 # %% auto #0
@@ -161,15 +160,12 @@ def changed_positions(model:BiLM, ids, t:int, layer:int=-1):
     return (f1 - f2).abs().amax((1, 2)) > 1e-6, (b1 - b2).abs().amax((1, 2)) > 1e-6    # [T] bool each
 
 # %% ../nbs/06_elmo.ipynb #e04e5e95
-class DirectionPerplexity(Metric):
-    "Perplexity of one direction ('fwd' or 'bwd') of a two-directional LM, over the whole validation set."
+class DirectionPerplexity(Perplexity):
+    "Perplexity of one direction ('fwd' or 'bwd') of a two-directional LM, over the whole validation set (`Perplexity`'s sums, one direction's targets)."
     def __init__(self, direction:str): self.direction = direction
-    def reset(self): self.nll, self.total = 0., 0
     def accumulate(self, learn):
         n = getattr(learn.pred, f'{self.direction}_count')
         if n: self.nll += getattr(learn.pred, f'{self.direction}_loss').item() * n; self.total += n
-    @property
-    def value(self): return math.exp(min(self.nll / self.total, 50)) if self.total else None
     @property
     def name(self): return f'{self.direction}_perplexity'
 
