@@ -9,7 +9,7 @@ from __future__ import annotations
 import os, io, gzip, json, socket, codecs, random, hashlib, dataclasses
 from pathlib import Path
 from collections import Counter
-from typing import Iterable
+from typing import Iterable, Callable
 from urllib.parse import urlparse
 import numpy as np
 import datasets
@@ -18,10 +18,11 @@ from .core import UserError, shared_data_dir, atomic_write_text
 
 # %% auto #0
 __all__ = ['COUNTRIES', 'ADJ_VOWEL', 'ADJ_CONSONANT', 'NOUNS', 'VERBS', 'ADVERBS', 'NUMBERS', 'PLUS_PAIRS', 'MINUS_PAIRS',
-           'SENTENCE_KINDS', 'TEXT_SUFFIXES', 'VALID_SPLIT_NAMES', 'SPECIAL_TOKENS', 'grammar_document',
-           'embedded_corpus', 'corpus_ceiling', 'check_utf8', 'hub_reachable', 'load_corpus', 'has_validation_split',
-           'train_tokenizer', 'canonical_ids', 'TokenizerInfo', 'save_tokenizer', 'load_tokenizer', 'word_start_flags',
-           'tokenize_corpus', 'pack_blocks']
+           'SENTENCE_KINDS', 'TEXT_SUFFIXES', 'SMILES_COLUMNS', 'VALID_SPLIT_NAMES', 'SPECIAL_TOKENS',
+           'TOKENIZER_KINDS', 'grammar_document', 'embedded_corpus', 'corpus_ceiling', 'check_utf8', 'smiles_column',
+           'hub_reachable', 'load_corpus', 'has_validation_split', 'register_tokenizer_kind', 'train_tokenizer',
+           'canonical_ids', 'TokenizerInfo', 'save_tokenizer', 'load_tokenizer', 'word_start_flags', 'tokenize_corpus',
+           'pack_blocks']
 
 # %% ../nbs/01_data.ipynb #c7a19fcd
 # (country, capital, language): every capital and language is unique, so each determines its country
@@ -167,12 +168,39 @@ def _load_text_files(files:list[Path]) -> datasets.Dataset:
         raise UserError(f"datasets could not read {len(files)} text file(s) under {files[0].parent}: {str(e).splitlines()[0][:200]}", "check the files") from None
     return ds.filter(lambda b: [bool(t.strip()) for t in b['text']], batched=True)  # blank lines separate documents
 
+# %% ../nbs/01_data.ipynb #a32003c0
+SMILES_COLUMNS = ('smiles', 'canonical_smiles', 'isomeric_smiles', 'smi', 'mol', 'molecule')
+
+def smiles_column(columns) -> str|None:
+    "The name in `columns` of the column holding SMILES: a name in `SMILES_COLUMNS` in any case, else the only name containing 'smiles'; None if none."
+    by_lower = {str(c).lower(): c for c in columns}
+    for name in SMILES_COLUMNS:
+        if name in by_lower: return by_lower[name]
+    found = [c for c in columns if 'smiles' in str(c).lower()]
+    return found[0] if len(found) == 1 else None
+
+# %% ../nbs/01_data.ipynb #e615a1bf
+def _is_csv(p:Path) -> bool: return p.name.lower().endswith(('.csv', '.csv.gz'))
+
+def _load_csv(path:Path) -> datasets.Dataset:
+    import pandas as pd
+    if not check_utf8(path): raise UserError(f"corpus {str(path)!r} is empty or only whitespace", "give it some rows")
+    try: columns = list(pd.read_csv(path, nrows=0).columns)                       # the header only
+    except Exception as e: raise UserError(f"cannot read {path} as CSV ({str(e).splitlines()[0][:150]})", "check that it is a comma-separated table with a header") from None
+    col = 'text' if 'text' in columns else smiles_column(columns)
+    if col is None:
+        raise UserError(f"{path} has no 'text' or SMILES column (columns: {columns[:20]}{' ...' if len(columns) > 20 else ''})",
+                        "name the column holding the documents 'text', or the molecules 'smiles'")
+    texts = pd.read_csv(path, usecols=[col], dtype=str)[col].dropna().str.strip()  # empty cells read as NaN
+    return datasets.Dataset.from_dict({'text': texts[texts != ''].tolist()})
+
 # %% ../nbs/01_data.ipynb #93c0b216
 def _load_local(path:Path, split:str) -> datasets.Dataset:
     if not path.exists():
         raise UserError(f"corpus path {str(path)!r} does not exist", "pass an existing file or folder to --data, or --data embedded")
     if path.is_dir() and ((path/'state.json').exists() or (path/'dataset_dict.json').exists()):
         return _load_saved(path, split)
+    if path.is_file() and _is_csv(path): return _load_csv(path)
     files = sorted(p for p in path.rglob('*') if p.is_file() and _is_text_file(p)) if path.is_dir() else [path]
     if not files:
         raise UserError(f"folder {str(path)!r} holds no text files ({', '.join(sorted(TEXT_SUFFIXES))}, optionally .gz)", "point --data at a text file or a save_to_disk folder")
@@ -232,22 +260,38 @@ def _texts(corpus, batch_size=1000):
         for i in range(0, len(corpus), batch_size): yield corpus[i:i + batch_size]['text']
     else: yield from ([t] for t in corpus)
 
+# %% ../nbs/01_data.ipynb #de22f6d5
+TOKENIZER_KINDS: dict[str, Callable] = {}
+
+def register_tokenizer_kind(name:str, make:Callable) -> Callable:
+    "Add (or replace) a tokenizer kind: `make(vocab_size, min_frequency)` returns (untrained Tokenizer, trainer); min_frequency None means the kind's default."
+    TOKENIZER_KINDS[name] = make
+    return make
+
+# %% ../nbs/01_data.ipynb #0ac8c808
+def _wordpiece(vocab_size:int, min_frequency:int|None):
+    tok = Tokenizer(models.WordPiece(unk_token='[UNK]'))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece()
+    return tok, trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency or 2, special_tokens=SPECIAL_TOKENS)
+
+def _bpe(vocab_size:int, min_frequency:int|None):
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
+    tok.decoder = decoders.ByteLevel()
+    return tok, trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=min_frequency or 2, special_tokens=SPECIAL_TOKENS,
+                                    initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+
+register_tokenizer_kind('wordpiece', _wordpiece)
+register_tokenizer_kind('bpe', _bpe);
+
 # %% ../nbs/01_data.ipynb #b2cd3287
-def train_tokenizer(corpus, kind:str='wordpiece', vocab_size:int=8000, min_frequency:int=2) -> Tokenizer:
-    "Train a WordPiece (BERT-style, lower-cased) or byte-level BPE tokenizer on a Dataset with `text` or an iterable of strings."
-    if kind == 'wordpiece':
-        tok = Tokenizer(models.WordPiece(unk_token='[UNK]'))
-        tok.normalizer = normalizers.BertNormalizer(lowercase=True)
-        tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-        tok.decoder = decoders.WordPiece()
-        trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=SPECIAL_TOKENS)
-    elif kind == 'bpe':
-        tok = Tokenizer(models.BPE())
-        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
-        tok.decoder = decoders.ByteLevel()
-        trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=SPECIAL_TOKENS,
-                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    else: raise UserError(f"unknown tokenizer kind {kind!r}", "use 'wordpiece' or 'bpe'")
+def train_tokenizer(corpus, kind:str='wordpiece', vocab_size:int=8000, min_frequency:int|None=None) -> Tokenizer:
+    "Train a tokenizer of a kind in `TOKENIZER_KINDS` ('wordpiece': BERT-style, lower-cased; 'bpe': byte-level) on a Dataset with `text` or an iterable of strings."
+    if kind not in TOKENIZER_KINDS:
+        raise UserError(f"unknown tokenizer kind {kind!r}", f"use one of {sorted(TOKENIZER_KINDS)}, or a path to a tokenizer.json")
+    tok, trainer = TOKENIZER_KINDS[kind](vocab_size, min_frequency)
     tok.train_from_iterator(_texts(corpus), trainer=trainer)
     return canonical_ids(tok)
 

@@ -203,7 +203,9 @@ class EncoderClassifier(nn.Module):
     "A pretrained `Encoder` and a linear classifier on its [CLS] state: (input_ids, attention_mask) -> logits [B, n_classes]."
     def __init__(self, encoder:Encoder, n_classes:int, dropout:float=0.1):
         super().__init__()
-        if not isinstance(encoder, Encoder): raise UserError(f"EncoderClassifier needs a Transformer Encoder, got {type(encoder).__name__}", "load one with train.load_encoder from a bert or 3ml run")
+        # any module with the Encoder interface: (input_ids, attention_mask) -> [B, T, C] and cfg.d_model (Encoder, or 11_exlm's ExLMEncoder)
+        if not (isinstance(encoder, nn.Module) and hasattr(getattr(encoder, 'cfg', None), 'd_model')):
+            raise UserError(f"EncoderClassifier needs a Transformer Encoder, got {type(encoder).__name__}", "load one with train.load_encoder from a bert, 3ml or exlm run")
         self.encoder, self.drop, self.classifier = encoder, nn.Dropout(dropout), nn.Linear(encoder.cfg.d_model, n_classes)
     def forward(self, input_ids, attention_mask=None):
         return self.classifier(self.drop(self.encoder(input_ids, attention_mask)[:, 0]))   # [B, n_classes]

@@ -109,14 +109,14 @@ class Encoder(nn.Module):
         self.blocks = nn.ModuleList([EncoderBlock(cfg) for _ in range(cfg.n_layers)])
         self.ln_f = nn.LayerNorm(cfg.d_model)
 
-    def forward(self, input_ids, attention_mask=None, position_ids=None):
-        "position_ids [B, T]: each token's place in its original sequence (default 0..T-1), for an encoder that sees only some tokens (08_late_masking)."
+    def forward(self, input_ids, attention_mask=None, position_ids=None, rope=None):
+        "position_ids [B, T]: each token's place in its original sequence (default 0..T-1), for an encoder that sees only some tokens (08_late_masking). rope: ready-made rotary (cos, sin) tables, e.g. ExLM's 2D ones (11_exlm)."
         B, T = input_ids.shape
-        if T > self.cfg.max_len: raise UserError(f"sequence of {T} tokens is longer than max_len {self.cfg.max_len}", "raise max_len or lower --seq-len")
+        if rope is None and T > self.cfg.max_len: raise UserError(f"sequence of {T} tokens is longer than max_len {self.cfg.max_len}", "raise max_len or lower --seq-len")
         if position_ids is None: position_ids = torch.arange(T, device=input_ids.device)                   # [T]
         x = self.tok_emb(input_ids)                                                    # [B, T, C]
         if self.pos_emb is not None: x = x + self.pos_emb(position_ids)
-        rope = rotary_at(position_ids, self.cfg.d_model // self.cfg.n_heads) if self.pos_emb is None else None
+        if rope is None and self.pos_emb is None: rope = rotary_at(position_ids, self.cfg.d_model // self.cfg.n_heads)
         if attention_mask is None: attention_mask = input_ids != self.cfg.pad_id
         attend = attention_mask.bool()[:, None, None, :]                               # [B, 1, 1, T] keys to attend to
         x = self.drop(x)

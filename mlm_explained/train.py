@@ -14,13 +14,15 @@ import torch
 from fastai.basics import Callback
 from .core import (UserError, set_seed, default_device, get_arch, ARCHS, config_from_dict,
                                 atomic_write, atomic_write_json, atomic_write_text, atomic_torch_save)
-from .data import (load_corpus, train_tokenizer, load_tokenizer, save_tokenizer, pack_blocks,
+from .data import (load_corpus, train_tokenizer, load_tokenizer, save_tokenizer, pack_blocks, TOKENIZER_KINDS,
                                 TokenizerInfo, embedded_corpus, corpus_ceiling, has_validation_split)
 from .masking import MaskingConfig
 from .mlm import mlm_learner, mlm_dls, fit_mlm, Encoder
 import mlm_explained.mlm  # registers the 'bert' arch
 import mlm_explained.elmo  # registers 'elmo' and 'masked-elmo'
 import mlm_explained.late_masking  # registers '3ml'
+import mlm_explained.exlm  # registers 'exlm'
+import mlm_explained.smiles  # registers the 'smiles' tokenizer kind
 
 # %% auto #0
 __all__ = ['PRESET_DIR', 'METRIC_COLUMNS', 'TrainConfig', 'read_config_file', 'resolve_config', 'prepare_data', 'read_metrics',
@@ -35,7 +37,7 @@ class TrainConfig:
     data: str = 'embedded'             # 'embedded', a text file or folder, a save_to_disk folder, or 'hub:NAME[:CONFIG]'
     valid_data: str|None = None        # held-out corpus; default: the corpus's own validation split, else `valid_fraction` of the blocks
     valid_fraction: float = 0.05
-    tokenizer: str = 'wordpiece'       # 'wordpiece' or 'bpe' (trained on the corpus), or a path to a tokenizer.json
+    tokenizer: str = 'wordpiece'       # 'wordpiece', 'bpe' or 'smiles' (trained on the corpus), or a path to a tokenizer.json
     tokenizer_vocab: int = 8000        # vocabulary size when training a tokenizer
     seq_len: int = 128                 # tokens per block, [CLS] and [SEP] included
     respect_docs: bool = False         # pad blocks instead of letting them span documents
@@ -51,6 +53,8 @@ class TrainConfig:
     mask_rate: float = 0.15
     mask_strategy: str = 'token'       # 'token', 'whole_word' or 'span'
     exact_count: bool = False          # mask exactly round(rate * n) tokens per sequence
+    mask_prob: float = 0.8             # of the chosen tokens: share replaced by [MASK] (BERT 0.8; ExLM's setup 1.0, which its arch always uses)
+    random_prob: float = 0.1           # share replaced by a random token; the rest stay unchanged
     eval_mask_rate: float|None = None  # mask rate of the validation batches (default: mask_rate); fixes the question when comparing rates
     seed: int = 0
     device: str|None = None            # default: cuda if available, else cpu
@@ -78,7 +82,7 @@ def resolve_config(overrides:dict|None=None, config_file:str|None=None) -> dict:
     model_fields = {f.name for f in fields(spec.config_cls)} - {'vocab_size'}   # vocab_size comes from the tokenizer
     unknown = set(layered) - {f.name for f in fields(TrainConfig)} - model_fields - {'vocab_size'}
     if unknown: raise UserError(f"unknown settings {sorted(unknown)}", f"see TrainConfig and {spec.config_cls.__name__} for the valid names")
-    MaskingConfig(rate=train.mask_rate, strategy=train.mask_strategy, exact=train.exact_count)   # validates
+    MaskingConfig(rate=train.mask_rate, strategy=train.mask_strategy, exact=train.exact_count, mask_prob=train.mask_prob, random_prob=train.random_prob)   # validates
     if train.eval_mask_rate is not None: MaskingConfig(rate=train.eval_mask_rate)
     for name in ('batch_size', 'max_steps', 'eval_every', 'grad_accum', 'tokenizer_vocab'):
         if getattr(train, name) < 1: raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(train, name)}", "pass a positive number")
@@ -91,7 +95,7 @@ def prepare_data(cfg:dict, tokenizer=None):
     "Load the corpus, train or load the tokenizer, pack train and valid blocks. Returns (tokenizer, train_blocks, valid_blocks)."
     corpus = load_corpus(cfg['data'], 'train')
     if tokenizer is None:
-        if cfg['tokenizer'] in ('wordpiece', 'bpe'): tokenizer = train_tokenizer(corpus, cfg['tokenizer'], cfg['tokenizer_vocab'])
+        if cfg['tokenizer'] in TOKENIZER_KINDS: tokenizer = train_tokenizer(corpus, cfg['tokenizer'], cfg['tokenizer_vocab'])
         else: tokenizer = load_tokenizer(cfg['tokenizer'])
     TokenizerInfo.from_tokenizer(tokenizer)                                    # checks the special tokens
     blocks = pack_blocks(corpus, tokenizer, cfg['seq_len'], cfg['respect_docs'])
@@ -211,6 +215,8 @@ def pretrain(overrides:dict|None=None, out='runs/demo', config_file:str|None=Non
         cfg = resolve_config({**saved, **allowed})
     else: cfg = resolve_config(overrides, config_file)
     set_seed(cfg['seed'])
+    # the parallel numba masker may otherwise leave torch on numba's thread count: keep both at torch's
+    import numba; numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
     tokenizer = load_tokenizer(out/'tokenizer.json') if resume else None
     tokenizer, train_blocks, valid_blocks = prepare_data(cfg, tokenizer)
     info = TokenizerInfo.from_tokenizer(tokenizer)
@@ -220,7 +226,8 @@ def pretrain(overrides:dict|None=None, out='runs/demo', config_file:str|None=Non
 # %% ../nbs/04_train.ipynb #f9974c4e
 def _train(cfg, out, tokenizer, info, train_blocks, valid_blocks, state, progress, cbs=None):
     spec = get_arch(cfg['arch'])
-    masking = MaskingConfig(rate=cfg['mask_rate'], strategy=cfg['mask_strategy'], exact=cfg['exact_count'])
+    masking = MaskingConfig(rate=cfg['mask_rate'], strategy=cfg['mask_strategy'], exact=cfg['exact_count'],
+                            mask_prob=cfg.get('mask_prob', 0.8), random_prob=cfg.get('random_prob', 0.1))
     valid_masking = dataclasses.replace(masking, rate=cfg['eval_mask_rate']) if cfg.get('eval_mask_rate') else None
     dls = mlm_dls(train_blocks, valid_blocks, info, masking, cfg['batch_size'], cfg['eval_every'] * cfg['grad_accum'],
                   cfg['seed'], cfg['arch'], cfg['device'], valid_masking)
@@ -280,10 +287,11 @@ def load_pretrained(run_dir, device=None):
     return model.to(default_device(device)).eval(), tokenizer, cfg
 
 def load_encoder(run_dir, device=None):
-    "(encoder, tokenizer, config) of a Transformer run for fine-tuning: BERT's encoder, or 3ML's without its decoder."
+    "(encoder, tokenizer, config) of a Transformer run for fine-tuning: BERT's encoder, 3ML's without its decoder, or ExLM's with only [CLS] and [SEP] expanded."
     model, tokenizer, cfg = load_pretrained(run_dir, device)
+    if isinstance(model, mlm_explained.exlm.ExLM): return mlm_explained.exlm.ExLMEncoder(model).train(), tokenizer, cfg
     if not isinstance(getattr(model, 'encoder', None), Encoder):
-        raise UserError(f"a run of --arch {cfg['arch']} has no Transformer encoder to fine-tune", "use a bert or 3ml run (for elmo and masked-elmo: elmo.ElmoEmbedder)")
+        raise UserError(f"a run of --arch {cfg['arch']} has no Transformer encoder to fine-tune", "use a bert, 3ml or exlm run (for elmo and masked-elmo: elmo.ElmoEmbedder)")
     return model.encoder.train(), tokenizer, cfg
 
 # %% ../nbs/04_train.ipynb #bf580cab
@@ -294,7 +302,7 @@ class _Parser(argparse.ArgumentParser):
 def _add_pretrain_args(p):
     S = argparse.SUPPRESS   # absent flags stay absent, so the config file's values survive
     p.add_argument('--arch', default=S, help=f'architecture: one of {sorted(ARCHS)}')
-    p.add_argument('--data', default=S, help="'embedded' (default), a text file or folder, a save_to_disk folder, or hub:NAME[:CONFIG]")
+    p.add_argument('--data', default=S, help="'embedded' (default), a text file or folder, a .csv (a 'text' or SMILES column), a save_to_disk folder, or hub:NAME[:CONFIG]")
     p.add_argument('--valid-data', dest='valid_data', default=S, help='held-out corpus (same forms as --data)')
     p.add_argument('--max-steps', dest='max_steps', type=int, default=S, help='optimiser steps (default 300)')
     p.add_argument('--max-minutes', dest='max_minutes', type=float, default=S, help='also stop after this many minutes')
@@ -307,12 +315,15 @@ def _add_pretrain_args(p):
     p.add_argument('--mask-rate', dest='mask_rate', type=float, default=S, help='fraction of tokens to mask, in (0, 1) (default 0.15)')
     p.add_argument('--mask-strategy', dest='mask_strategy', default=S, help="'token', 'whole_word' or 'span'")
     p.add_argument('--exact-count', dest='exact_count', action='store_true', default=S, help='mask exactly round(rate * n) tokens per sequence')
+    p.add_argument('--mask-prob', dest='mask_prob', type=float, default=S, help='share of the chosen tokens replaced by [MASK] (default 0.8)')
+    p.add_argument('--random-prob', dest='random_prob', type=float, default=S, help='share replaced by a random token (default 0.1); the rest stay')
     p.add_argument('--eval-mask-rate', dest='eval_mask_rate', type=float, default=S, help='mask rate of the validation batches (default: --mask-rate)')
+    p.add_argument('--expand-states', dest='expand_states', type=int, default=S, help='exlm: states per [MASK], [CLS] and [SEP] (default 4)')
     p.add_argument('--decoder-layers', dest='decoder_layers', type=int, default=S, help='3ml: blocks after the [MASK]s are appended (of n_layers)')
     p.add_argument('--decoder', default=S, help="3ml: 'self' (full-length self-attention) or 'cross' (labelled positions attend to the encoder)")
     p.add_argument('--respect-docs', dest='respect_docs', action='store_true', default=S, help='pad blocks instead of letting them span documents')
     p.add_argument('--warmup', type=float, default=S, help='fraction of the steps spent warming up (default 0.06)')
-    p.add_argument('--tokenizer', default=S, help="'wordpiece', 'bpe' or a path to a tokenizer.json")
+    p.add_argument('--tokenizer', default=S, help="'wordpiece', 'bpe', 'smiles' (trained on the corpus) or a path to a tokenizer.json")
     p.add_argument('--tokenizer-vocab', dest='tokenizer_vocab', type=int, default=S, help='vocabulary size of a trained tokenizer (default 8000)')
     p.add_argument('--device', default=S, help="'cpu', 'cuda', ... (default: cuda if available)")
     p.add_argument('--config', default=None, help='a JSON file of settings, or a preset name: ' + ', '.join(sorted(p.stem for p in PRESET_DIR.glob('*.json'))))
@@ -337,6 +348,12 @@ def _cmd_fill_mask(args):
     for i, guesses in enumerate(fill_mask(model, tok, args.text, args.k)):
         print(f'[MASK] {i + 1}: ' + '  '.join(f'{t} ({p:.2f})' for t, p in guesses))
 
+def _cmd_finetune(args):
+    from mlm_explained.smiles import finetune
+    result = finetune(args.run, args.csv, tasks=args.tasks, epochs=args.epochs, lr=args.lr, bs=args.bs, seed=args.seed, out=args.out,
+                      pretrained=not args.random_init, stereo=args.stereo, device=args.device, progress=args.progress)
+    print(f"done: test ROC-AUC {result['test']:.3f} (scaffold split, the epoch chosen on validation)" + (f"; written to {args.out}" if args.out else ''))
+
 # %% ../nbs/04_train.ipynb #f94945e5
 def main(argv:list[str]|None=None):
     "Entry point of the `mlm-explained` command."
@@ -346,12 +363,21 @@ def main(argv:list[str]|None=None):
     fm = sub.add_parser('fill-mask', help='fill in the [MASK]s of a sentence with a trained model')
     fm.add_argument('run', help='a run folder'); fm.add_argument('text', help='a sentence with [MASK]')
     fm.add_argument('-k', type=int, default=5); fm.add_argument('--device', default=None)
+    ft = sub.add_parser('finetune', help='fine-tune a pretrained encoder on a MoleculeNet csv (scaffold split, ROC-AUC)')
+    ft.add_argument('run', help='a pretraining run folder (bert, 3ml or exlm)'); ft.add_argument('csv', help='a MoleculeNet csv (BBBP, BACE, ClinTox, Tox21, HIV, ...)')
+    ft.add_argument('--tasks', nargs='+', default=None, help='label columns (default: the standard tasks of a known MoleculeNet layout)')
+    ft.add_argument('--epochs', type=int, default=10); ft.add_argument('--lr', type=float, default=1e-3); ft.add_argument('--bs', type=int, default=32)
+    ft.add_argument('--seed', type=int, default=0); ft.add_argument('--out', default=None, help='a .json file or folder for the results')
+    ft.add_argument('--random-init', dest='random_init', action='store_true', help='the same encoder from random weights (the baseline)')
+    ft.add_argument('--stereo', action='store_true', help='keep stereo marks (stripped by default: the ZINC sample has none)')
+    ft.add_argument('--device', default=None)
+    ft.add_argument('--no-progress', dest='progress', action='store_false', help='no progress bars')
     args = parser.parse_args(argv)
     if not sys.stdout.isatty():   # in logs, progress bars are noise: plain lines instead
         import datasets; datasets.disable_progress_bars()
         if getattr(args, 'progress', False): args.progress = False
     try:
-        {'pretrain': _cmd_pretrain, 'fill-mask': _cmd_fill_mask}[args.command](args)
+        {'pretrain': _cmd_pretrain, 'fill-mask': _cmd_fill_mask, 'finetune': _cmd_finetune}[args.command](args)
     except UserError as e:
         print(f'mlm-explained: error: {e}', file=sys.stderr); sys.exit(e.exit_code)
     except KeyboardInterrupt:

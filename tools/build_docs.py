@@ -11,7 +11,9 @@
 4. Runs `sphinx-build -b html -W` into docs/_build/html, then checks that no page loads anything from the network.
 
 Options: --force (re-execute every notebook and rebuild every page), --no-exec (skip execution: pages without outputs,
-for quick previews), --workers N (notebooks executed at once; default 2).
+for quick previews), --exec-only (step 1 alone, index.ipynb included: the notebook tests of `make test`, the same
+`test_nb` run as `nbdev-test`, whose executed copies the site then reuses, so CI executes each notebook once),
+--workers N (notebooks executed at once; default 2).
 """
 from __future__ import annotations
 import argparse, ast, hashlib, json, os, re, shutil, subprocess, sys, tarfile, time
@@ -409,12 +411,17 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--force', action='store_true', help='re-execute every notebook and rebuild every page')
     ap.add_argument('--no-exec', action='store_true', help='do not execute the notebooks (pages without outputs)')
+    ap.add_argument('--exec-only', action='store_true', help="only execute (test) the notebooks, index.ipynb included; no site")
     ap.add_argument('--workers', type=int, default=2, help='notebooks executed at once (default 2)')
     ap.add_argument('--jobs', type=int, default=1, help='sphinx-build -j (default 1)')
     args = ap.parse_args(argv)
     t0 = time.time()
     nbs = source_notebooks()
-    t_exec = 0. if args.no_exec else execute(nbs, force=args.force, workers=args.workers)
+    # index.ipynb (the README) is executed with the others, so its examples are tested too; it is not a page of its own
+    t_exec = 0. if args.no_exec else execute(nbs + [NBS/'index.ipynb'], force=args.force, workers=args.workers)
+    if args.exec_only:
+        log(f'all {len(nbs) + 1} notebooks pass (executed in {t_exec:.0f} s; unchanged ones reused from their last passing run)')
+        return
     t1 = time.time()
     n_nb, n_api = write_sources(nbs, executed=not args.no_exec)
     vendor_mathjax()
