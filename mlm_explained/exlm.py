@@ -62,7 +62,7 @@ def expand_batch(input_ids:torch.Tensor, attention_mask:torch.Tensor, labels:tor
     valid = torch.zeros(B, L, dtype=torch.bool, device=dev); valid[row, slot] = True
     ids = torch.where(masked, mask_id, input_ids)
     exp_ids = torch.where(valid, ids.gather(1, token_pos), 0)
-    # the DAG: expanded tokens in sequence order (a stable sort puts them first), k states each
+    # the DAG: expanded tokens in sequence order (sorting distinct keys puts them first), k states each
     n_exp = expand.sum(1)                                                               # [B] target lengths
     order = torch.where(expand, t_idx, T + t_idx).argsort(1)[:, :int(n_exp.max())]    # [B, M]
     targets = torch.where(masked, labels, input_ids).gather(1, order)                   # [B, M]

@@ -215,8 +215,6 @@ def pretrain(overrides:dict|None=None, out='runs/demo', config_file:str|None=Non
         cfg = resolve_config({**saved, **allowed})
     else: cfg = resolve_config(overrides, config_file)
     set_seed(cfg['seed'])
-    # the parallel numba masker may otherwise leave torch on numba's thread count: keep both at torch's
-    import numba; numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
     tokenizer = load_tokenizer(out/'tokenizer.json') if resume else None
     tokenizer, train_blocks, valid_blocks = prepare_data(cfg, tokenizer)
     info = TokenizerInfo.from_tokenizer(tokenizer)
