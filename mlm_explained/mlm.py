@@ -9,7 +9,6 @@ from __future__ import annotations
 import math, time, dataclasses
 from dataclasses import dataclass
 from functools import partial
-import numba
 import numpy as np
 import torch
 import torch.nn as nn
@@ -293,9 +292,6 @@ def mlm_loss(out:MLMOutput, labels): return out.loss
 def mlm_learner(dls, arch:str='bert', config=None, lr:float=1e-3, wd:float=0.01, grad_clip:float|None=1.0,
                 grad_accum:int=1, mixed_precision:bool|None=None, cbs=None, **config_overrides) -> Learner:
     "A fastai `Learner` for a masked LM of `arch`; `config` (or the arch's defaults) updated by `config_overrides`."
-    # numba's parallel kernels (the masker, ExLM's DAG loss) share OpenMP with torch: at numba's own thread count they can raise
-    # torch's mid-run (seen in CI: a BERT fit after an ExLM fit in one process took 303 s instead of about 90 s)
-    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
     spec = get_arch(arch)
     config = dataclasses.replace(config, **config_overrides) if config is not None else spec.config_cls(**config_overrides)
     model = spec.model_cls(config)
