@@ -36,7 +36,7 @@ test: venv   ## every notebook (nbdev's test_nb) and the pytest suite
 	$(BIN)/python -m pytest tests -q
 
 test-slow: venv   ## also the cells and tests flagged slow
-	OMP_NUM_THREADS=$(NB_THREADS) $(BIN)/nbdev-test --n-workers 2 --flags slow
+	OMP_NUM_THREADS=$(NB_THREADS) NUMBA_NUM_THREADS=$(NB_THREADS) $(BIN)/nbdev-test --n-workers 2 --flags slow
 	$(BIN)/python -m pytest tests -q --runslow
 
 export: venv

@@ -102,7 +102,7 @@ def _execute_one(src: str, dst: str, skip_flags: list[str]) -> tuple[str, bool, 
     "In a fresh process: execute `dst` (a copy of `src`) with nbdev's test_nb, saving its outputs."
     from nbdev.test import test_nb
     shutil.copyfile(src, dst)
-    ok, secs = test_nb(dst, skip_flags=skip_flags, save=True, profile=True, basepath=str(ROOT), cell_timeout=600)
+    ok, secs = test_nb(dst, skip_flags=skip_flags, save=True, profile=True, basepath=str(ROOT), cell_timeout=900)
     return dst, ok, secs
 
 def execute(nbs: list[Path], force=False, workers=2) -> float:
@@ -135,7 +135,10 @@ def execute(nbs: list[Path], force=False, workers=2) -> float:
     failed = []
     # each worker gets its share of the cores: two notebooks each running torch on every core oversubscribe the CPU, and
     # OpenMP's spinning threads then make both several times slower (measured: 683 s for 08_late_masking against ~180 s alone)
-    os.environ.setdefault('OMP_NUM_THREADS', str(max(1, (os.cpu_count() or 2) // max(1, min(workers, len(todo))))))
+    share = str(max(1, (os.cpu_count() or 2) // max(1, min(workers, len(todo)))))
+    os.environ.setdefault('OMP_NUM_THREADS', share)
+    # numba's parallel kernels (the masker, ExLM's DAG loss) start their own pool of one thread per core unless told otherwise
+    os.environ.setdefault('NUMBA_NUM_THREADS', share)
     ctx = get_context('spawn')
     with ProcessPoolExecutor(max_workers=max(1, min(workers, len(todo))), mp_context=ctx, max_tasks_per_child=1) as ex:
         futs = {ex.submit(_execute_one, str(nb), str(EXEC/nb.name), skip_flags): (nb, key) for nb, key in todo}
