@@ -91,8 +91,7 @@ def main():
             step_ms = best_ms(step, args.reps, cuda=dev == 'cuda')
             # the same DAG problem the model solves, timed alone: its emission and transition tables, detached
             with torch.no_grad(): _, _, em, logT, ex = model.tables(b['input_ids'], b['attention_mask'], b['labels'])
-            captured = dict(em=em, logT=logT, tl=ex['target_len'], nl=ex['node_len'])
-            dag_ms = best_ms(dag_step(captured['em'], captured['logT'], captured['tl'], captured['nl'], impl), args.reps, cuda=dev == 'cuda')
+            dag_ms = best_ms(dag_step(em, logT, ex['target_len'], ex['node_len'], impl), args.reps, cuda=dev == 'cuda')
             print(f'{dev:>6} | {impl:<8} | {step_ms:8.1f} | {dag_ms:11.2f} | {dag_ms / step_ms:8.1%} | {step_ms / bert_ms:11.2f}x')
 
 

@@ -13,9 +13,10 @@ from numba import njit, prange
 from .core import UserError
 
 # %% auto #0
-__all__ = ['LOG_ZERO', 'IMPLS', 'monotone_paths', 'plot_alignments', 'transition_log_probs', 'random_dag_problem',
-           'dag_log_likelihood_brute', 'dag_log_likelihood_loop', 'check_dag_lengths', 'alignment_posteriors',
-           'DagLikelihoodNumba', 'dag_log_likelihood', 'dag_loss', 'dag_best_path', 'plot_posteriors']
+__all__ = ['LOG_ZERO', 'IMPLS', 'monotone_paths', 'plot_alignments', 'allowed_transitions', 'transition_log_probs',
+           'random_dag_problem', 'dag_log_likelihood_brute', 'dag_log_likelihood_loop', 'check_dag_lengths',
+           'alignment_posteriors', 'DagLikelihoodNumba', 'dag_log_likelihood', 'dag_loss', 'dag_best_path',
+           'plot_posteriors']
 
 # %% ../nbs/10_dag_loss.ipynb #e3196855
 def monotone_paths(M:int, L:int) -> np.ndarray:
@@ -41,12 +42,15 @@ def plot_alignments(paths:np.ndarray, L:int, weights=None, highlight:int|None=No
     ax.set_xlabel('state u'); ax.set_ylabel('target token i'); ax.invert_yaxis(); ax.grid(alpha=0.2)
     return ax
 
-# %% ../nbs/10_dag_loss.ipynb #e438fdc5
+# %% ../nbs/10_dag_loss.ipynb #628d423b
+def allowed_transitions(L:int, node_len:torch.Tensor) -> torch.Tensor:
+    "`[B, L, L]` bool: the edge v -> u exists when u is a later state (u > v) that exists (u < node_len)."
+    idx = torch.arange(L, device=node_len.device)
+    return (idx[None, :] > idx[:, None])[None] & (idx < node_len[:, None])[:, None, :]
+
 def transition_log_probs(scores:torch.Tensor, node_len:torch.Tensor) -> torch.Tensor:
     "scores `[B, L, L]` (or `[B, H, L, L]`) -> log E: each row v a log-softmax over the states u with v < u < node_len; -inf elsewhere."
-    L = scores.shape[-1]
-    idx = torch.arange(L, device=scores.device)
-    ok = (idx[None, :] > idx[:, None])[None] & (idx < node_len[:, None])[:, None, :]   # [B, L, L]: later, existing states
+    ok = allowed_transitions(scores.shape[-1], node_len.to(scores.device))             # [B, L, L]
     if scores.dim() == 4: ok = ok[:, None]                                          # [B, 1, L, L] for several heads
     # a finite fill before the softmax: the last state has no successor, and an all -inf row would give NaN
     logp = scores.masked_fill(~ok, -1e4).log_softmax(-1)

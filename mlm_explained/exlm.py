@@ -16,7 +16,7 @@ from fastai.basics import Metric
 from .core import UserError, ArchSpec, register_arch
 from .masking import MaskingConfig, MLMCollator
 from .mlm import BertConfig, Encoder, MLMHead, MLMOutput, BertMLM, rotary_at, apply_rotary
-from .dag_loss import dag_loss, dag_best_path, alignment_posteriors, plot_posteriors, LOG_ZERO
+from .dag_loss import dag_loss, dag_best_path, alignment_posteriors, plot_posteriors, allowed_transitions
 
 # %% auto #0
 __all__ = ['expand_row_reference', 'expand_batch', 'expanded_sizes', 'plot_expansion', 'rope_2d', 'TransitionHeads', 'ExLMConfig',
@@ -123,8 +123,8 @@ class TransitionHeads(nn.Module):
         hd = C // self.n_heads
         q = F.linear(x, self.q.weight.float(), self.q.bias.float()).view(B, N, self.n_heads, hd).transpose(1, 2)   # [B, H, N, hd]
         k = F.linear(x, self.k_proj.weight.float(), self.k_proj.bias.float()).view(B, N, self.n_heads, hd).transpose(1, 2)
+        ok = allowed_transitions(N, node_len)                                               # [B, N, N] later, existing states
         idx = torch.arange(N, device=h.device)
-        ok = (idx[None, :] > idx[:, None])[None] & (idx < node_len[:, None])[:, None, :]   # [B, N, N] later, existing states
         next_group = (idx[None, :] // self.k == idx[:, None] // self.k + 1).float()        # [N, N] u in the group after v's
         scores = q @ k.transpose(-1, -2) / math.sqrt(hd) + self.prior * next_group          # [B, H, N, N]
         # finite fill inside, -inf only at the end: a logsumexp over heads of all -inf would give NaN gradients
