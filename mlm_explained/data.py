@@ -264,7 +264,7 @@ def _texts(corpus, batch_size=1000):
 TOKENIZER_KINDS: dict[str, Callable] = {}
 
 def register_tokenizer_kind(name:str, make:Callable) -> Callable:
-    "Add (or replace) a tokenizer kind: `make(vocab_size, min_frequency)` returns (untrained Tokenizer, trainer); min_frequency None means the kind's default."
+    "Add (or replace) a tokenizer kind: `make(vocab_size, min_frequency)` returns (untrained Tokenizer, trainer or `train(text_batches) -> Tokenizer`); min_frequency None means the kind's default."
     TOKENIZER_KINDS[name] = make
     return make
 
@@ -274,7 +274,7 @@ def _wordpiece(vocab_size:int, min_frequency:int|None):
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.decoder = decoders.WordPiece()
-    return tok, trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency or 2, special_tokens=SPECIAL_TOKENS)
+    return tok, lambda batches: _train_wordpiece(tok, batches, vocab_size, min_frequency or 2)   # deterministic, see below
 
 def _bpe(vocab_size:int, min_frequency:int|None):
     tok = Tokenizer(models.BPE())
@@ -292,8 +292,41 @@ def train_tokenizer(corpus, kind:str='wordpiece', vocab_size:int=8000, min_frequ
     if kind not in TOKENIZER_KINDS:
         raise UserError(f"unknown tokenizer kind {kind!r}", f"use one of {sorted(TOKENIZER_KINDS)}, or a path to a tokenizer.json")
     tok, trainer = TOKENIZER_KINDS[kind](vocab_size, min_frequency)
-    tok.train_from_iterator(_texts(corpus), trainer=trainer)
+    if callable(trainer): tok = trainer(_texts(corpus))          # a kind that trains itself
+    else: tok.train_from_iterator(_texts(corpus), trainer=trainer)
     return canonical_ids(tok)
+
+# %% ../nbs/01_data.ipynb #ba05a391
+def _stand_ins(used:set[str], n:int) -> list[str]:
+    "`n` characters from Unicode's private-use planes 15 and 16 that are not in `used`, in code-point order."
+    out, cp = [], 0xF0000
+    while len(out) < n:
+        if cp > 0x10FFFD: raise UserError(f"the corpus has too many distinct characters ({n}) for WordPiece training", "use --tokenizer bpe")
+        if cp & 0xFFFE != 0xFFFE and chr(cp) not in used: out.append(chr(cp))   # U+xFFFE/U+xFFFF are non-characters
+        cp += 1
+    return out
+
+# %% ../nbs/01_data.ipynb #aa20fda8
+def _train_wordpiece(tok:Tokenizer, batches, vocab_size:int, min_frequency:int) -> Tokenizer:
+    "WordPiece training as BPE over words whose inner characters are stand-ins: the same merges, ties broken by sorted ids."
+    norm, pre = tok.normalizer, tok.pre_tokenizer
+    words = Counter(w for texts in batches for t in texts for w, _ in pre.pre_tokenize_str(norm.normalize_str(t)))
+    chars = sorted(set(''.join(words)))
+    inner = sorted({c for w in words for c in w[1:]})
+    to_stand_in = dict(zip(inner, _stand_ins(set(chars), len(inner))))          # 'a' -> the '##a' symbol
+    from_stand_in = {s: c for c, s in to_stand_in.items()}
+    marked = {w: w[0] + ''.join(to_stand_in[c] for c in w[1:]) for w in words}
+    bpe = Tokenizer(models.BPE()); bpe.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=SPECIAL_TOKENS,
+                                  initial_alphabet=chars, show_progress=False)   # every raw character, as WordPiece keeps them
+    bpe.train_from_iterator((' '.join([marked[w]] * n) for w, n in sorted(words.items())), trainer=trainer)
+    def unmark(t):
+        if t in SPECIAL_TOKENS: return t
+        raw = ''.join(from_stand_in.get(c, c) for c in t)
+        return '##' + raw if t[0] in from_stand_in else raw
+    tok.model = models.WordPiece({unmark(t): i for t, i in bpe.get_vocab().items()}, unk_token='[UNK]', max_input_chars_per_word=100)
+    tok.add_special_tokens(SPECIAL_TOKENS)                                      # '[MASK]' in text is one token, as the native trainer makes it
+    return tok
 
 # %% ../nbs/01_data.ipynb #3366fd8d
 def canonical_ids(tok:Tokenizer) -> Tokenizer:
