@@ -13,16 +13,32 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['ARCHS', 'UserError', 'set_seed', 'default_device', 'atomic_write', 'atomic_write_text', 'atomic_write_json',
-           'atomic_torch_save', 'shared_data_dir', 'ArchSpec', 'register_arch', 'get_arch', 'config_from_dict']
+__all__ = ['ARCHS', 'UserError', 'TrainingDiverged', 'SaveFailed', 'RunStopped', 'set_seed', 'default_device', 'atomic_write',
+           'atomic_write_text', 'atomic_write_json', 'atomic_torch_save', 'shared_data_dir', 'ArchSpec',
+           'register_arch', 'get_arch', 'config_from_dict']
 
 # %% ../nbs/00_core.ipynb #c6616ed6
 class UserError(Exception):
     "A problem with the user's input: the message names the problem and the fix, in one line."
-    exit_code = 2
+    exit_code, label = 2, 'error'
     def __init__(self, problem:str, fix:str=''):
         self.problem, self.fix = problem, fix
         super().__init__(f"{problem}{' (fix: ' + fix + ')' if fix else ''}")
+
+# %% ../nbs/00_core.ipynb #e60eb03c
+class TrainingDiverged(UserError):
+    "The training loss or gradient norm is NaN or infinite: the run stopped before the optimiser step."
+    exit_code = 3
+
+class SaveFailed(UserError):
+    "A file of the run folder could not be written; the previous files are intact."
+    exit_code = 4
+
+class RunStopped(UserError):
+    "A signal stopped the run after it wrote a checkpoint at the current step; exit status 128 + the signal's number."
+    label = 'stopped'
+    def __init__(self, problem:str, fix:str='', signum:int=15):
+        super().__init__(problem, fix); self.exit_code = 128 + signum
 
 # %% ../nbs/00_core.ipynb #484d70ee
 def set_seed(seed:int=0):
@@ -36,6 +52,14 @@ def default_device(device:str|None=None) -> torch.device:
     return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
 
 # %% ../nbs/00_core.ipynb #701e3706
+def _fsync_dir(folder:Path):
+    "Flush a folder's entries to disk, so that a rename survives a power cut (not possible on every OS: then skipped)."
+    try: fd = os.open(folder, os.O_RDONLY)
+    except OSError: return
+    try: os.fsync(fd)
+    except OSError: pass
+    finally: os.close(fd)
+
 def atomic_write(path, write_fn:Callable[[Any], None], mode:str='wb'):
     "Call `write_fn(file)` on a temporary file beside `path`, then atomically move it onto `path`."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
@@ -50,11 +74,28 @@ def atomic_write(path, write_fn:Callable[[Any], None], mode:str='wb'):
         # the old file (if any) is untouched; only the temporary one goes
         if os.path.exists(tmp): os.unlink(tmp)
         raise
+    _fsync_dir(path.parent)
 
 # %% ../nbs/00_core.ipynb #a4d2df3e
 def atomic_write_text(path, text:str): atomic_write(path, lambda f: f.write(text), mode='w')
 def atomic_write_json(path, obj): atomic_write_text(path, json.dumps(obj, indent=2, default=str) + '\n')
-def atomic_torch_save(obj, path): atomic_write(path, lambda f: torch.save(obj, f))
+
+class _KeepWriteError:
+    "A file wrapper that keeps the `OSError` of a failed write: `torch.save` reports a full disk only as an opaque RuntimeError."
+    def __init__(self, f): self.f, self.error = f, None
+    def write(self, data):
+        try: return self.f.write(data)
+        except OSError as e: self.error = e; raise
+    def flush(self): self.f.flush()
+
+def _torch_save(obj, f):
+    kept = _KeepWriteError(f)
+    try: torch.save(obj, kept)
+    except RuntimeError:
+        if kept.error is not None: raise kept.error from None     # "[Errno 28] No space left on device", not "unexpected pos 704"
+        raise
+
+def atomic_torch_save(obj, path): atomic_write(path, lambda f: _torch_save(obj, f))
 
 # %% ../nbs/00_core.ipynb #dc4960b4
 def shared_data_dir() -> Path|None:

@@ -43,28 +43,30 @@ def plot_alignments(paths:np.ndarray, L:int, weights=None, highlight:int|None=No
     return ax
 
 # %% ../nbs/10_dag_loss.ipynb #628d423b
-def allowed_transitions(L:int, node_len:torch.Tensor) -> torch.Tensor:
-    "`[B, L, L]` bool: the edge v -> u exists when u is a later state (u > v) that exists (u < node_len)."
+def allowed_transitions(L:int, node_len) -> torch.Tensor:
+    "`[B, L, L]` bool: the edge v -> u exists when u is a later state (u > v) that exists (u < node_len). node_len: a tensor or a list."
+    node_len = torch.as_tensor(node_len)
     idx = torch.arange(L, device=node_len.device)
     return (idx[None, :] > idx[:, None])[None] & (idx < node_len[:, None])[:, None, :]
 
-def transition_log_probs(scores:torch.Tensor, node_len:torch.Tensor) -> torch.Tensor:
+def transition_log_probs(scores:torch.Tensor, node_len) -> torch.Tensor:
     "scores `[B, L, L]` (or `[B, H, L, L]`) -> log E: each row v a log-softmax over the states u with v < u < node_len; -inf elsewhere."
-    ok = allowed_transitions(scores.shape[-1], node_len.to(scores.device))             # [B, L, L]
+    ok = allowed_transitions(scores.shape[-1], torch.as_tensor(node_len, device=scores.device))   # [B, L, L]
     if scores.dim() == 4: ok = ok[:, None]                                          # [B, 1, L, L] for several heads
-    # a finite fill before the softmax: the last state has no successor, and an all -inf row would give NaN
-    logp = scores.masked_fill(~ok, -1e4).log_softmax(-1)
+    # -inf, not a finite fill: a forbidden edge must take no share of the softmax, however low the allowed scores are.
+    # A row with no edge at all (the last state, padding) is filled with 0 instead, since an all -inf row gives NaN.
+    logp = scores.masked_fill(~ok, float('-inf')).masked_fill(~ok.any(-1, keepdim=True), 0.).log_softmax(-1)
     return logp.masked_fill(~ok, float('-inf'))
 
-def random_dag_problem(B:int, M:int, L:int, seed:int=0, dtype=torch.float64, ragged:bool=True):
-    "Random `(em [B, M, L], logT [B, L, L], target_len [B], node_len [B])`; ragged: each problem has its own lengths (padded)."
+def random_dag_problem(B:int, M:int, L:int, seed:int=0, dtype=torch.float64, ragged:bool=True, scale:float=1.):
+    "Random `(em [B, M, L], logT [B, L, L], target_len [B], node_len [B])`; ragged: each problem has its own lengths (padded); scale multiplies the log-probabilities."
     g = torch.Generator().manual_seed(seed)
     if ragged:
         target_len = torch.randint(2, M + 1, (B,), generator=g)
         node_len = torch.minimum(target_len + torch.randint(0, L - 1, (B,), generator=g), torch.tensor(L)).clamp_min(target_len)
     else: target_len, node_len = torch.full((B,), M), torch.full((B,), L)
-    em = torch.randn(B, M, L, generator=g, dtype=dtype).mul(2).sub(3).clamp_max(0)     # log-probabilities of the target tokens
-    logT = transition_log_probs(torch.randn(B, L, L, generator=g, dtype=dtype) * 2, node_len)
+    em = torch.randn(B, M, L, generator=g, dtype=dtype).mul(2).sub(3).clamp_max(0) * scale   # log-probabilities of the target tokens
+    logT = transition_log_probs(torch.randn(B, L, L, generator=g, dtype=dtype) * 2 * scale, node_len)
     return em, logT, target_len, node_len
 
 # %% ../nbs/10_dag_loss.ipynb #84740d7d
@@ -91,35 +93,55 @@ def dag_log_likelihood_loop(em, logT) -> float:
     return float(f[M - 1, L - 1])
 
 # %% ../nbs/10_dag_loss.ipynb #228bff71
-LOG_ZERO = -1e4   # finite stand-in for log 0 in the PyTorch recursion: e^-10000 is exactly 0, yet logsumexp's gradient stays finite
+def _as_lengths(x, device) -> torch.Tensor:
+    "Lengths as an int64 tensor on `device`; a tensor, a list, a tuple or a numpy array."
+    t = torch.as_tensor(x, device=device)
+    if t.is_floating_point() or t.is_complex(): raise UserError(f"lengths must be integers, got {t.dtype}", "pass target_len and node_len as ints")
+    return t.long()
 
-def check_dag_lengths(em:torch.Tensor, logT:torch.Tensor, target_len:torch.Tensor, node_len:torch.Tensor):
-    "Raise a `UserError` for inputs with no alignment: shapes that disagree, targets shorter than 2, or longer than their states."
+def check_dag_lengths(em:torch.Tensor, logT:torch.Tensor, target_len, node_len):
+    "Raise a `UserError` for inputs with no alignment: shapes that disagree, targets shorter than 2, or longer than their states. Returns the lengths as tensors on em's device."
     if em.dim() != 3 or logT.dim() != 3: raise UserError(f"expected em [B, M, L] and logT [B, L, L], got {tuple(em.shape)} and {tuple(logT.shape)}", "batch the problems (unsqueeze(0) for one)")
     B, M, L = em.shape
     if logT.shape != (B, L, L): raise UserError(f"logT {tuple(logT.shape)} does not match em {tuple(em.shape)}", "logT must be [B, L, L] for em [B, M, L]")
-    if target_len.shape != (B,) or node_len.shape != (B,): raise UserError("target_len and node_len must be [B] tensors", "give one length per problem")
+    target_len, node_len = _as_lengths(target_len, em.device), _as_lengths(node_len, em.device)
+    if target_len.shape != (B,) or node_len.shape != (B,): raise UserError("target_len and node_len must hold one length per problem", f"give {B} lengths each, as a list or a [B] tensor")
     if (target_len < 2).any(): raise UserError(f"a target shorter than 2 tokens (lengths {target_len.tolist()})", "targets are [CLS] + masked tokens + [SEP]")
     if (target_len > M).any() or (node_len > L).any(): raise UserError(f"lengths exceed the padded shapes (M={M}, L={L})", "pad em and logT to the longest target and state count")
     if (target_len > node_len).any():
         b = int((target_len > node_len).nonzero()[0])
         raise UserError(f"problem {b} has {int(target_len[b])} target tokens but only {int(node_len[b])} states: its end is unreachable",
                         "expand each [MASK], [CLS] and [SEP] into k >= 1 states, so there are at least as many states as targets")
+    return target_len, node_len
+
+LOG_ZERO = float('-inf')   # log 0, exactly: a finite stand-in such as -1e4 stops being 'impossible' once real log-probabilities reach it
+
+def _logsumexp(x:torch.Tensor, dim:int) -> torch.Tensor:
+    "`torch.logsumexp` whose gradient is 0, not NaN, where the whole slice is -inf (its value is -inf there too)."
+    m = x.amax(dim).detach()                                   # the shift: its gradient cancels exactly, so it is detached
+    dead = m == LOG_ZERO                                       # no finite term: log 0
+    m = m.masked_fill(dead, 0.)                                # shifting by -inf would give -inf - -inf = NaN
+    s = (x - m.unsqueeze(dim)).exp().sum(dim)                  # >= 1 where a term is finite (the max gives exp(0))
+    return (s.masked_fill(dead, 1.).log() + m).masked_fill(dead, LOG_ZERO)   # log(1) on dead slices, then -inf: no 1/0 in the backward
 
 def _dag_forward_torch(em, logT, target_len, node_len):
+    "log P(y) `[B]` by the batched forward recursion in log space: -inf, with zero gradients, for a problem with no alignment."
     B, M, L = em.shape
-    logT = logT.clamp_min(LOG_ZERO)                                                   # [B, L, L]
+    target_len, node_len = _as_lengths(target_len, em.device), _as_lengths(node_len, em.device)
+    logT = logT.masked_fill(~allowed_transitions(L, node_len), LOG_ZERO)              # [B, L, L]: only edges to later, existing states
     alpha = torch.cat([em[:, 0, :1], torch.full_like(em[:, 0, 1:], LOG_ZERO)], 1)   # [B, L]: y_0 on state 0
-    last = (node_len - 1)[:, None].to(em.device)                                     # [B, 1]
+    last = (node_len - 1)[:, None]                                                   # [B, 1]
     ll = alpha.gather(1, last)[:, 0]
     for i in range(1, M):
-        alpha = torch.logsumexp(alpha[:, :, None] + logT, dim=1) + em[:, i]         # [B, L]: sum over the previous state v
-        ll = torch.where(target_len.to(em.device) - 1 == i, alpha.gather(1, last)[:, 0], ll)   # each problem's own last cell
+        alpha = _logsumexp(alpha[:, :, None] + logT, 1) + em[:, i]                  # [B, L]: sum over the previous state v
+        alpha = alpha.masked_fill(alpha == LOG_ZERO, LOG_ZERO)   # same values; cuts the gradient: a cell no path reaches has posterior 0
+        ll = torch.where(target_len - 1 == i, alpha.gather(1, last)[:, 0], ll)      # each problem's own last cell
     return ll                                                                        # [B]
 
 # %% ../nbs/10_dag_loss.ipynb #de093119
-def alignment_posteriors(em:torch.Tensor, logT:torch.Tensor, target_len:torch.Tensor, node_len:torch.Tensor) -> torch.Tensor:
-    "`[B, M, L]`: P(target i sits on state u | y), the gradient of log P(y) with respect to the emissions."
+def alignment_posteriors(em:torch.Tensor, logT:torch.Tensor, target_len, node_len) -> torch.Tensor:
+    "`[B, M, L]`: P(target i sits on state u | y), the gradient of log P(y) with respect to the emissions (all 0 for a problem with no alignment)."
+    target_len, node_len = check_dag_lengths(em, logT, target_len, node_len)
     with torch.enable_grad():
         e = em.detach().clone().requires_grad_()
         _dag_forward_torch(e, logT.detach(), target_len, node_len).sum().backward()
@@ -156,6 +178,7 @@ def _dag_backward_numba(em, logT, target_len, node_len, alpha, ll, grad_ll, d_em
     for b in prange(em.shape[0]):
         M, L = target_len[b], node_len[b]
         g, logp = grad_ll[b], ll[b]
+        if logp == -np.inf: continue                             # no alignment: every gradient of this problem stays 0
         beta = np.full((M, L), -np.inf)
         beta[M - 1, L - 1] = 0.
         for i in range(M - 2, -1, -1):
@@ -186,7 +209,7 @@ class DagLikelihoodNumba(torch.autograd.Function):
     def forward(ctx, em, logT, target_len, node_len):
         if em.is_cuda: raise UserError("the numba DAG kernel runs on the CPU", "use impl='torch' for CUDA tensors")
         e, t = em.detach().contiguous().numpy(), logT.detach().contiguous().numpy()
-        tl, nl = target_len.to(torch.int64).numpy(), node_len.to(torch.int64).numpy()
+        tl, nl = _as_lengths(target_len, 'cpu').numpy(), _as_lengths(node_len, 'cpu').numpy()
         alpha, ll = np.empty_like(e), np.empty(e.shape[0], dtype=e.dtype)
         _dag_forward_numba(e, t, tl, nl, alpha, ll)
         ctx.arrays = (e, t, tl, nl, alpha, ll)
@@ -202,27 +225,27 @@ class DagLikelihoodNumba(torch.autograd.Function):
 # %% ../nbs/10_dag_loss.ipynb #1f0709b0
 IMPLS = ('auto', 'torch', 'numba')
 
-def dag_log_likelihood(em:torch.Tensor, logT:torch.Tensor, target_len:torch.Tensor, node_len:torch.Tensor, impl:str='auto') -> torch.Tensor:
-    "log P(y) `[B]`, summed over every monotone alignment. impl: 'numba' (CPU), 'torch' (CPU or GPU) or 'auto' (numba on CPU)."
+def dag_log_likelihood(em:torch.Tensor, logT:torch.Tensor, target_len, node_len, impl:str='auto') -> torch.Tensor:
+    "log P(y) `[B]`, summed over every monotone alignment (-inf where there is none). impl: 'numba' (CPU), 'torch' (CPU or GPU) or 'auto' (numba on CPU)."
     if impl not in IMPLS: raise UserError(f"unknown DAG implementation {impl!r}", f"use one of {IMPLS}")
-    check_dag_lengths(em, logT, target_len, node_len)
+    target_len, node_len = check_dag_lengths(em, logT, target_len, node_len)
     if impl == 'auto': impl = 'torch' if em.is_cuda else 'numba'
     if impl == 'numba': return DagLikelihoodNumba.apply(em, logT, target_len.cpu(), node_len.cpu())
     return _dag_forward_torch(em, logT, target_len, node_len)
 
-def dag_loss(em:torch.Tensor, logT:torch.Tensor, target_len:torch.Tensor, node_len:torch.Tensor, impl:str='auto') -> torch.Tensor:
-    "ExLM's loss: -log P(y) / M per problem, averaged over the batch."
+def dag_loss(em:torch.Tensor, logT:torch.Tensor, target_len, node_len, impl:str='auto') -> torch.Tensor:
+    "ExLM's loss: -log P(y) / M per problem, averaged over the batch; inf if a problem has no alignment."
     ll = dag_log_likelihood(em, logT, target_len, node_len, impl)
-    return (-ll / target_len.to(ll.device, ll.dtype)).mean()
+    return (-ll / _as_lengths(target_len, ll.device).to(ll.dtype)).mean()
 
 # %% ../nbs/10_dag_loss.ipynb #43d0d8a8
 @torch.no_grad()
-def dag_best_path(scores:torch.Tensor, logT:torch.Tensor, target_len:torch.Tensor, node_len:torch.Tensor):
-    "Best alignment under `scores [B, M, L]` and `logT [B, L, L]`: (states `[B, M]`, -1 past each target's end; its log-score `[B]`)."
+def dag_best_path(scores:torch.Tensor, logT:torch.Tensor, target_len, node_len):
+    "Best alignment under `scores [B, M, L]` and `logT [B, L, L]`: (states `[B, M]`, -1 past each target's end and all -1 where there is no alignment; its log-score `[B]`, -inf there)."
     B, M, L = scores.shape
     dev = scores.device
-    target_len, node_len = target_len.to(dev), node_len.to(dev)
-    logT = logT.clamp_min(LOG_ZERO)
+    target_len, node_len = check_dag_lengths(scores, logT, target_len, node_len)
+    logT = logT.masked_fill(~allowed_transitions(L, node_len), LOG_ZERO)             # the same edges as the sum
     delta = torch.cat([scores[:, 0, :1], torch.full_like(scores[:, 0, 1:], LOG_ZERO)], 1)   # [B, L]
     last = (node_len - 1)[:, None]
     best = delta.gather(1, last)[:, 0]
@@ -239,7 +262,7 @@ def dag_best_path(scores:torch.Tensor, logT:torch.Tensor, target_len:torch.Tenso
         cur = torch.where(i == target_len - 1, node_len - 1, cur)
         path[:, i] = torch.where(on, cur, -1)
         if i > 0: cur = torch.where(on, back[i - 1].gather(1, cur[:, None])[:, 0], cur)
-    return path, best
+    return path.masked_fill((best == LOG_ZERO)[:, None], -1), best   # no alignment: no path to show
 
 # %% ../nbs/10_dag_loss.ipynb #665f6b6e
 def plot_posteriors(post:torch.Tensor, path:torch.Tensor|None=None, target_labels=None, state_labels=None, ax=None, title=''):

@@ -13,18 +13,19 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from fastai.basics import Learner, Metric, Callback, DataLoaders, Adam, CancelFitException
-from fastai.callback.training import GradientClip, GradientAccumulation
+from fastai.basics import Learner, Metric, Callback, DataLoaders, Adam, CancelFitException, CancelBatchException
+from fastai.callback.training import GradientAccumulation
+from fastcore.basics import patch
 from fastai.callback.fp16 import MixedPrecision
-from .core import UserError, ArchSpec, register_arch, get_arch, default_device
+from .core import UserError, TrainingDiverged, ArchSpec, register_arch, get_arch, default_device
 from .data import TokenizerInfo
 from .masking import MLMCollator, MaskingConfig
 
 # %% auto #0
 __all__ = ['BertConfig', 'bert_base', 'rotary_tables', 'rotary_at', 'apply_rotary', 'SelfAttention', 'EncoderBlock', 'Encoder',
            'MLMOutput', 'MLMHead', 'BertMLM', 'BlockStream', 'MaskedAccuracy', 'Perplexity', 'StepCounter',
-           'WarmupLinearDecay', 'StepBudget', 'TokenCounter', 'MLMMixedPrecision', 'mlm_loss', 'mlm_learner', 'fit_mlm',
-           'make_mlm_collator', 'mlm_dls', 'fill_mask']
+           'WarmupLinearDecay', 'StepBudget', 'TokenCounter', 'FiniteGuard', 'MLMMixedPrecision', 'mlm_loss',
+           'mlm_learner', 'fit_mlm', 'make_mlm_collator', 'mlm_dls', 'fill_mask']
 
 # %% ../nbs/03_mlm.ipynb #8db6efc5
 @dataclass
@@ -266,8 +267,10 @@ class StepBudget(Callback):
     def __init__(self, max_steps:int, max_seconds:float|None=None): self.max_steps, self.max_seconds = max_steps, max_seconds
     def before_fit(self): self.t0, self.full_epoch = time.time(), len(self.dls.train)
     def before_train(self):
+        # an epoch ends where the stream reaches the next multiple of the interval: also after a resume from mid-interval
+        to_next_eval = self.full_epoch - self.dls.train.cursor % self.full_epoch
         remaining_batches = (self.max_steps - self.learn.step_counter.step) * getattr(self.learn, 'grad_accum', 1)
-        self.dls.train.batches_per_epoch = max(1, min(self.full_epoch, remaining_batches))
+        self.dls.train.batches_per_epoch = max(1, min(to_next_eval, remaining_batches))
     def after_fit(self): self.dls.train.batches_per_epoch = self.full_epoch
     def after_epoch(self):
         # the time budget is checked at evaluations, so a run overshoots it by at most one evaluation interval
@@ -281,6 +284,32 @@ class TokenCounter(Callback):
     def after_batch(self):
         if self.training: self.tokens += int(self.xb[0]['attention_mask'].sum())
 
+# %% ../nbs/03_mlm.ipynb #4d2c4b7c
+class FiniteGuard(Callback):
+    "Clip the gradient norm to `max_norm`; stop with `TrainingDiverged` at a NaN/inf loss or gradient norm, after skipping up to `max_skips` such batches."
+    order = 11   # fastai's GradientClip's place: after MixedPrecision (10) has unscaled the gradients
+    def __init__(self, max_norm:float|None=1.0, max_skips:int=0, skipped:int=0):
+        self.max_norm, self.max_skips, self.skipped = max_norm, max_skips, skipped
+    def after_loss(self):
+        if self.training and not torch.isfinite(self.learn.loss.detach()).all(): self._non_finite('loss', self.learn.loss)
+    def before_step(self):
+        norm = nn.utils.clip_grad_norm_(self.learn.model.parameters(), self.max_norm or float('inf'))
+        if not torch.isfinite(norm): self._non_finite('gradient norm', norm)
+
+# %% ../nbs/03_mlm.ipynb #214ed72a
+@patch
+def _non_finite(self:FiniteGuard, what:str, value):
+    step, value = self.learn.step_counter.step + 1, float(value.detach())   # the step that would have been taken
+    if self.skipped < self.max_skips:
+        self.skipped += 1
+        self.learn.opt.zero_grad()                              # nothing of this batch (or its accumulation) reaches the weights
+        print(f"skipped a batch at step {step}: training {what} is {value} ({self.skipped} of at most {self.max_skips} skipped)", flush=True)
+        raise CancelBatchException()
+    lr = self.learn.opt.hypers[0]['lr'] if self.learn.opt else float('nan')
+    raise TrainingDiverged(f"training {what} is {value} at step {step} (learning rate {lr:.3g} there); the run stopped before that optimiser step"
+                           + (f", after skipping {self.skipped} bad batches" if self.skipped else ''),
+                           "lower --lr, train in fp32 (no mixed precision), or pass --skip-nonfinite N to skip up to N bad batches")
+
 # %% ../nbs/03_mlm.ipynb #e74e3b26
 class MLMMixedPrecision(MixedPrecision):
     "fastai's mixed precision; the model's output is an `MLMOutput` whose loss is already float32."
@@ -290,13 +319,12 @@ class MLMMixedPrecision(MixedPrecision):
 def mlm_loss(out:MLMOutput, labels): return out.loss
 
 def mlm_learner(dls, arch:str='bert', config=None, lr:float=1e-3, wd:float=0.01, grad_clip:float|None=1.0,
-                grad_accum:int=1, mixed_precision:bool|None=None, cbs=None, **config_overrides) -> Learner:
+                grad_accum:int=1, mixed_precision:bool|None=None, cbs=None, skip_nonfinite:int=0, **config_overrides) -> Learner:
     "A fastai `Learner` for a masked LM of `arch`; `config` (or the arch's defaults) updated by `config_overrides`."
     spec = get_arch(arch)
     config = dataclasses.replace(config, **config_overrides) if config is not None else spec.config_cls(**config_overrides)
     model = spec.model_cls(config)
-    cbs = [StepCounter(), TokenCounter()] + list(cbs or [])
-    if grad_clip: cbs.append(GradientClip(grad_clip))
+    cbs = [StepCounter(), TokenCounter(), FiniteGuard(grad_clip, skip_nonfinite)] + list(cbs or [])
     if grad_accum > 1: cbs.append(GradientAccumulation(n_acc=dls.train.bs * grad_accum))
     if mixed_precision is None: mixed_precision = torch.cuda.is_available()
     if mixed_precision: cbs.append(MLMMixedPrecision())

@@ -6,13 +6,15 @@ Docs: https://mlm-explained.github.io/mlm_explained/train.html.md"""
 
 # %% ../nbs/04_train.ipynb #0b7fd35d
 from __future__ import annotations
-import os, sys, json, math, time, argparse, dataclasses, csv, io, contextlib
+import os, sys, json, math, time, argparse, dataclasses, csv, io, contextlib, pickle, signal, threading, warnings
 from pathlib import Path
 from dataclasses import dataclass, asdict, fields
 import numpy as np
 import torch
 from fastai.basics import Callback
-from .core import (UserError, set_seed, default_device, get_arch, ARCHS, config_from_dict,
+from fastcore.basics import patch
+from fastcore.foundation import L
+from .core import (UserError, TrainingDiverged, SaveFailed, RunStopped, set_seed, default_device, get_arch, ARCHS, config_from_dict,
                                 atomic_write, atomic_write_json, atomic_write_text, atomic_torch_save)
 from .data import (load_corpus, train_tokenizer, load_tokenizer, save_tokenizer, pack_blocks, TOKENIZER_KINDS,
                                 TokenizerInfo, embedded_corpus, corpus_ceiling, has_validation_split)
@@ -25,9 +27,10 @@ import mlm_explained.exlm  # registers 'exlm'
 import mlm_explained.smiles  # registers the 'smiles' tokenizer kind
 
 # %% auto #0
-__all__ = ['PRESET_DIR', 'METRIC_COLUMNS', 'TrainConfig', 'read_config_file', 'resolve_config', 'prepare_data', 'read_metrics',
-           'write_metrics', 'plot_run', 'RunWriter', 'save_checkpoint', 'load_checkpoint', 'unigram_accuracy',
-           'pretrain', 'load_pretrained', 'load_encoder', 'main']
+__all__ = ['PRESET_DIR', 'METRIC_COLUMNS', 'CHECKPOINT_FORMAT', 'STOP_SIGNALS', 'RESUME_OVERRIDES', 'EXIT_STATUSES',
+           'TrainConfig', 'read_config_file', 'resolve_config', 'prepare_data', 'read_metrics', 'write_metrics',
+           'plot_run', 'RunWriter', 'save_checkpoint', 'load_checkpoint', 'restore_checkpoint', 'unigram_accuracy',
+           'stop_requests', 'StopOnSignal', 'pretrain', 'load_pretrained', 'load_encoder', 'main']
 
 # %% ../nbs/04_train.ipynb #7403517b
 @dataclass
@@ -56,6 +59,7 @@ class TrainConfig:
     mask_prob: float = 0.8             # of the chosen tokens: share replaced by [MASK] (BERT 0.8; ExLM's setup 1.0, which its arch always uses)
     random_prob: float = 0.1           # share replaced by a random token; the rest stay unchanged
     eval_mask_rate: float|None = None  # mask rate of the validation batches (default: mask_rate); fixes the question when comparing rates
+    skip_nonfinite: int = 0            # skip up to this many batches whose loss or gradient is NaN/inf, then stop (0: stop at the first)
     seed: int = 0
     device: str|None = None            # default: cuda if available, else cpu
 
@@ -86,6 +90,7 @@ def resolve_config(overrides:dict|None=None, config_file:str|None=None) -> dict:
     if train.eval_mask_rate is not None: MaskingConfig(rate=train.eval_mask_rate)
     for name in ('batch_size', 'max_steps', 'eval_every', 'grad_accum', 'tokenizer_vocab'):
         if getattr(train, name) < 1: raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(train, name)}", "pass a positive number")
+    if train.skip_nonfinite < 0: raise UserError(f"--skip-nonfinite must be 0 or more, got {train.skip_nonfinite}", "pass the number of bad batches to skip")
     model = {k: v for k, v in layered.items() if k in model_fields}
     config_from_dict(spec.config_cls, model)                                   # validates the model's settings before any data work
     return {**asdict(train), **model}
@@ -142,52 +147,132 @@ def plot_run(run_dir, baselines:dict|None=None):
     plt.close(fig)
 
 # %% ../nbs/04_train.ipynb #2af79e44
+@contextlib.contextmanager
+def _saving(run_dir:Path, what:str, last_step:int|None):
+    "A failed write of the run folder (full disk, file-size limit) becomes `SaveFailed`; the atomic writes left every earlier file as it was."
+    try: yield
+    except OSError as e:
+        kept = f"the checkpoint of step {last_step}" if last_step is not None else "no checkpoint yet"
+        raise SaveFailed(f"could not write {what} in {run_dir} ({e.strerror or e}); {kept}, metrics.csv and config.json are intact",
+                         "free disk space or raise the file-size limit, then continue with --resume") from None
+
 class RunWriter(Callback):
-    "After every evaluation: append to metrics.csv, save the checkpoint (atomically), redraw loss_curve.png."
+    "After every evaluation: the checkpoint (with the metric rows), then metrics.csv and loss_curve.png, each written atomically."
     order = 52   # after the Recorder (50) has computed the epoch's values, before StepBudget (55) may end the fit
-    def __init__(self, run_dir, rows:list[dict], elapsed:float=0., baselines:dict|None=None, print_lines:bool=False):
+    def __init__(self, run_dir, rows:list[dict], elapsed:float=0., baselines:dict|None=None, print_lines:bool=False, interval:tuple|None=None):
         self.run_dir, self.rows, self.elapsed, self.baselines, self.print_lines = Path(run_dir), rows, elapsed, baselines, print_lines
+        self.interval, self.saved_step = interval, (rows[-1]['step'] if rows else None)
     def before_fit(self): self.t0 = time.time() - self.elapsed
     # train loss = plain mean over the batches since the last evaluation (fastai's smoothed loss restarts on resume)
-    def before_epoch(self): self.loss_sum, self.n_batches = 0., 0
+    def before_epoch(self):
+        self.loss_sum, self.n_batches = self.interval or (0., 0); self.interval = None   # a resumed cut-short interval goes on
     def after_batch(self):
-        if self.training: self.loss_sum += self.learn.loss.item(); self.n_batches += 1
-    def after_epoch(self):
-        names = self.recorder.metric_names[1:]
-        vals = dict(zip(names, self.recorder.values[-1]))
-        self.rows.append(dict(step=self.learn.step_counter.step, tokens=self.learn.token_counter.tokens,
-                              train_loss=self.loss_sum / max(1, self.n_batches), valid_loss=vals['valid_loss'], masked_acc=vals['masked_acc'],
-                              perplexity=vals['perplexity'], seconds=time.time() - self.t0,
-                              **{k: v for k, v in vals.items() if k not in METRIC_COLUMNS and isinstance(v, float)}))   # the arch's own
-        save_checkpoint(self.learn, self.run_dir/'checkpoint.pt', elapsed=time.time() - self.t0)
-        write_metrics(self.run_dir, self.rows)
-        plot_run(self.run_dir, self.baselines)
-        if self.print_lines:   # without progress bars (logs, CI), one plain line per evaluation
-            r = self.rows[-1]
-            print(f"step {r['step']:>6} | tokens {r['tokens']:>12,} | train loss {r['train_loss']:.4f} | valid loss {r['valid_loss']:.4f} "
-                  f"| masked acc {r['masked_acc']:.4f} | " + ''.join(f"{k.replace('_', ' ')} {r[k]:.2f} | " for k in r if k not in METRIC_COLUMNS) +
-                  f"{r['seconds']:.0f}s", flush=True)
+        if self.training and math.isfinite(loss := self.learn.loss.item()): self.loss_sum += loss; self.n_batches += 1   # skipped batches are not counted
+
+# %% ../nbs/04_train.ipynb #ac6660ae
+@patch
+def save(self:RunWriter, interval:tuple|None=None):
+    "The checkpoint of the current step, with the rows so far; `interval` when the step is not at an evaluation."
+    with _saving(self.run_dir, 'checkpoint.pt', self.saved_step):
+        save_checkpoint(self.learn, self.run_dir/'checkpoint.pt', time.time() - self.t0, self.rows, interval)
+    self.saved_step = self.learn.step_counter.step
+
+@patch
+def after_epoch(self:RunWriter):
+    vals = dict(zip(self.recorder.metric_names[1:], self.recorder.values[-1]))
+    row = dict(step=self.learn.step_counter.step, tokens=self.learn.token_counter.tokens,
+               train_loss=self.loss_sum / max(1, self.n_batches), valid_loss=vals['valid_loss'], masked_acc=vals['masked_acc'],
+               perplexity=vals['perplexity'], seconds=time.time() - self.t0,
+               **{k: v for k, v in vals.items() if k not in METRIC_COLUMNS and isinstance(v, float)})   # the arch's own
+    if not math.isfinite(row['valid_loss']):
+        raise TrainingDiverged(f"validation loss is {row['valid_loss']} at step {row['step']}; this evaluation was not saved",
+                               "lower --lr, or train in fp32 (no mixed precision)")
+    self.rows.append(_plain_row(row))
+    self.save()                                              # first: the checkpoint holds the rows, so a failed metrics.csv loses nothing
+    with _saving(self.run_dir, 'metrics.csv', self.saved_step): write_metrics(self.run_dir, self.rows)
+    with _saving(self.run_dir, 'loss_curve.png', self.saved_step): plot_run(self.run_dir, self.baselines)
+    if self.print_lines: _print_row(self.rows[-1])
+
+def _print_row(r:dict):
+    "Without progress bars (logs, CI): one plain line per evaluation."
+    print(f"step {r['step']:>6} | tokens {r['tokens']:>12,.0f} | train loss {r['train_loss']:.4f} | valid loss {r['valid_loss']:.4f} "
+          f"| masked acc {r['masked_acc']:.4f} | " + ''.join(f"{k.replace('_', ' ')} {r[k]:.2f} | " for k in r if k not in METRIC_COLUMNS) +
+          f"{r['seconds']:.0f}s", flush=True)
 
 # %% ../nbs/04_train.ipynb #b86d52c5
-def save_checkpoint(learn, path, elapsed:float=0.):
-    atomic_torch_save({'model': learn.model.state_dict(), 'opt': learn.opt.state_dict() if learn.opt else None,
-                       'step': learn.step_counter.step, 'tokens': learn.token_counter.tokens,
-                       'stream_cursor': learn.dls.train.cursor, 'elapsed': elapsed,
-                       'torch_rng': torch.get_rng_state(), 'arch': learn.arch}, path)
+def _plain_row(row:dict) -> dict:
+    "A metrics row as plain numbers (the checkpoint holds no tensors or numpy scalars outside the weights)."
+    return {k: None if v is None else int(v) if k in ('step', 'tokens') else float(v) for k, v in row.items()}
 
+def save_checkpoint(learn, path, elapsed:float=0., rows:list[dict]=(), interval:tuple|None=None):
+    "Write the run's state as tensors and plain data only (loadable with `weights_only=True`); `interval` = (loss sum, batches) of a cut-short interval."
+    opt = learn.opt.state_dict() if learn.opt else None
+    if opt is not None: opt = {'state': list(opt['state']), 'hypers': [dict(h) for h in opt['hypers']]}   # plain lists, not fastcore's L
+    atomic_torch_save({'format': CHECKPOINT_FORMAT, 'model': learn.model.state_dict(), 'opt': opt,
+                       'step': learn.step_counter.step, 'tokens': learn.token_counter.tokens,
+                       'stream_cursor': learn.dls.train.cursor, 'elapsed': float(elapsed),
+                       'torch_rng': torch.get_rng_state(), 'arch': learn.arch,
+                       'rows': [_plain_row(r) for r in rows], 'interval': list(interval) if interval else None,
+                       'skipped': learn.finite_guard.skipped}, path)
+
+# %% ../nbs/04_train.ipynb #ad194821
+CHECKPOINT_FORMAT = 'mlm_explained checkpoint'
+_CHECKPOINT_TYPES = {'model': dict, 'step': int, 'tokens': int, 'stream_cursor': int, 'elapsed': (int, float), 'torch_rng': torch.Tensor, 'arch': str}
+
+def _read_checkpoint(path:Path):
+    "torch.load with the weights-only unpickler; every failure becomes one line."
+    try:
+        with warnings.catch_warnings(), torch.serialization.safe_globals([L]):   # L: a plain list type, in checkpoints of earlier versions
+            warnings.simplefilter('ignore')
+            return torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as e:
+        detail = next((l.strip() for l in str(e).splitlines() if 'GLOBAL' in l or 'Unsupported' in l), 'not a weights-only pickle')[:120]
+        raise UserError(f"refused to load {path}: it holds more than tensors and plain data, and unpickling it could run code ({detail})",
+                        "use only checkpoints written by mlm_explained; this file was not, or was tampered with") from None
+    except Exception as e:
+        raise UserError(f"cannot read checkpoint {path}: it is truncated or not a checkpoint ({type(e).__name__}: {(str(e).splitlines() or [''])[0][:100]})",
+                        "restore the file from a copy, or start a fresh run with another --out") from None
+
+# %% ../nbs/04_train.ipynb #d847fd40
 def _checkpoint_vocab(state:dict) -> int|None:
     emb = [v for k, v in state['model'].items() if k.endswith('tok_emb.weight')]
     return emb[0].shape[0] if emb else None
 
-def load_checkpoint(path, vocab_size:int) -> dict:
-    "Read a checkpoint and check that its vocabulary matches the tokenizer's."
-    try: state = torch.load(path, map_location='cpu', weights_only=False)
-    except Exception as e: raise UserError(f"cannot read checkpoint {path} ({str(e)[:120]})", "start a fresh run with another --out") from None
+def _check_structure(state, path:Path):
+    wrong = (f'a {type(state).__name__}' if not isinstance(state, dict) else
+             ', '.join(f'{k!r} missing' if k not in state else f'{k!r} is a {type(state[k]).__name__}'
+                       for k, t in _CHECKPOINT_TYPES.items() if not isinstance(state.get(k), t)))
+    if not wrong and not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state['model'].items()): wrong = "'model' is not a state dict"
+    opt = state.get('opt') if isinstance(state, dict) else None
+    if not wrong and opt is not None and not (isinstance(opt, dict) and isinstance(opt.get('state'), list) and isinstance(opt.get('hypers'), list)):
+        wrong = "'opt' is not an optimiser state"
+    if wrong: raise UserError(f"{path} is not an mlm_explained checkpoint ({wrong})", "point at the checkpoint.pt of a run folder, or start a fresh run")
+
+def load_checkpoint(path, vocab_size:int|None=None) -> dict:
+    "Read a checkpoint safely (tensors and plain data only: nothing in it can run), check its structure and that its vocabulary is the tokenizer's."
+    path = Path(path)
+    if not path.is_file(): raise UserError(f"no checkpoint at {path}", "point at a run folder that has reached its first evaluation")
+    state = _read_checkpoint(path)
+    _check_structure(state, path)
     ckpt_vocab = _checkpoint_vocab(state)
-    if ckpt_vocab is not None and ckpt_vocab != vocab_size:
+    if vocab_size is not None and ckpt_vocab is not None and ckpt_vocab != vocab_size:
         raise UserError(f"checkpoint {path} has a vocabulary of {ckpt_vocab} tokens but the tokenizer has {vocab_size}",
                         "use the tokenizer.json saved with that checkpoint, or start a fresh run")
     return state
+
+# %% ../nbs/04_train.ipynb #3baece65
+def restore_checkpoint(learn, state:dict, path):
+    "Load a checked checkpoint's weights and optimiser state into `learn`; a model of other shapes is one line."
+    try:
+        learn.model.load_state_dict(state['model']); learn.create_opt()
+        if state['opt'] is not None:
+            params = [p for p, *_ in learn.opt.all_params()]
+            for p, s in zip(params, state['opt']['state']):           # fastai does not check shapes: a mismatch would fail steps later
+                if any(torch.is_tensor(v) and v.dim() and v.shape != p.shape for v in s.values()): raise ValueError('optimiser state of another shape')
+            learn.opt.load_state_dict({'state': state['opt']['state'], 'hypers': L(state['opt']['hypers'])})
+    except (RuntimeError, ValueError, KeyError, TypeError, AttributeError, AssertionError) as e:
+        raise UserError(f"checkpoint {path} does not fit the model of its config.json ({type(e).__name__}: {(str(e).splitlines() or [''])[0][:120]})",
+                        "keep each run folder's checkpoint.pt and config.json together, or start a fresh run") from None
 
 # %% ../nbs/04_train.ipynb #9ec31c7f
 def unigram_accuracy(valid_dl) -> float:
@@ -204,25 +289,71 @@ def _check_out_dir(out:Path, resume:bool):
     if has_run and not resume:
         raise UserError(f"{out} already holds a run", "pass --resume to continue it, or choose another --out")
 
+# %% ../nbs/04_train.ipynb #3915a66d
+STOP_SIGNALS = tuple(s for s in (getattr(signal, 'SIGTERM', None), signal.SIGINT) if s is not None)
+
+@contextlib.contextmanager
+def stop_requests():
+    "While training: SIGTERM and SIGINT are appended to the yielded list instead of ending the process; a file-size limit fails a write instead of killing it."
+    requested = []
+    if threading.current_thread() is not threading.main_thread(): yield requested; return   # signal handlers live in the main thread
+    def ask(signum, frame):
+        if requested and signum == signal.SIGINT: raise KeyboardInterrupt    # a second Ctrl-C: stop now
+        requested.append(signum)
+    previous = {s: signal.signal(s, ask) for s in STOP_SIGNALS}
+    if hasattr(signal, 'SIGXFSZ'): previous[signal.SIGXFSZ] = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    try: yield requested
+    finally:
+        for s, handler in previous.items(): signal.signal(s, handler)
+
+# %% ../nbs/04_train.ipynb #664317cd
+class StopOnSignal(Callback):
+    "At the first optimiser step after a stop request: checkpoint that step, then raise `RunStopped`."
+    order = 53   # after RunWriter (52) has counted the batch's loss and written the evaluation's checkpoint
+    def __init__(self, requested:list, max_steps:int): self.requested, self.max_steps = requested, max_steps
+    def before_batch(self): self.step_before = self.learn.step_counter.step
+    def after_batch(self):
+        if not (self.requested and self.training) or self.learn.step_counter.step == self.step_before: return   # mid-accumulation: wait
+        if self.iter + 1 == self.n_iter: return                  # the interval's last batch: stop after its evaluation instead
+        writer = self.learn.run_writer
+        writer.save(interval=(writer.loss_sum, writer.n_batches)); self._stop()
+    def after_epoch(self):
+        if self.requested and self.learn.step_counter.step < self.max_steps: self._stop()
+    def _stop(self):
+        signum = self.requested[0]
+        raise RunStopped(f"stopped by {signal.Signals(signum).name} at step {self.learn.step_counter.step}; checkpoint written",
+                         f"continue with: mlm-explained pretrain --resume --out {self.learn.run_writer.run_dir}", signum)
+
 # %% ../nbs/04_train.ipynb #39f916ec
+RESUME_OVERRIDES = ('max_steps', 'max_minutes', 'eval_every', 'skip_nonfinite')   # what a resumed run may change
+
+def _read_run_config(run_dir:Path) -> dict:
+    "A run folder's config.json, with one-line errors."
+    path = run_dir/'config.json'
+    if not path.is_file(): raise UserError(f"{run_dir} is not a run folder (no config.json)", "point at the --out folder of a pretrain run")
+    try: cfg = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise UserError(f"{path} is not valid JSON ({e})", "restore the run folder's config.json from a copy") from None
+    if not isinstance(cfg, dict) or 'arch' not in cfg: raise UserError(f"{path} is not a run config (no 'arch')", "restore the run folder's config.json from a copy")
+    return cfg
+
 def pretrain(overrides:dict|None=None, out='runs/demo', config_file:str|None=None, resume:bool=False, progress:bool=True, cbs=None) -> dict:
     "Run (or resume) a pretraining run into `out`, with extra fastai callbacks `cbs`; returns the summary dict."
     out = Path(out)
     _check_out_dir(out, resume)
-    if resume:  # the saved config is the truth; only the step budget and time limit may be raised
-        saved = json.loads((out/'config.json').read_text())
-        allowed = {k: v for k, v in (overrides or {}).items() if k in ('max_steps', 'max_minutes', 'eval_every')}
-        cfg = resolve_config({**saved, **allowed})
+    if resume:  # the saved config is the truth; only the step budget, time limit and skip budget may change
+        allowed = {k: v for k, v in (overrides or {}).items() if k in RESUME_OVERRIDES}
+        cfg = resolve_config({**_read_run_config(out), **allowed})
     else: cfg = resolve_config(overrides, config_file)
     set_seed(cfg['seed'])
     tokenizer = load_tokenizer(out/'tokenizer.json') if resume else None
+    state = load_checkpoint(out/'checkpoint.pt', tokenizer.get_vocab_size()) if resume else None   # checked before any data work
     tokenizer, train_blocks, valid_blocks = prepare_data(cfg, tokenizer)
     info = TokenizerInfo.from_tokenizer(tokenizer)
-    state = load_checkpoint(out/'checkpoint.pt', info.vocab_size) if resume else None
-    return _train(cfg, out, tokenizer, info, train_blocks, valid_blocks, state, progress, cbs)
+    with stop_requests() as requested:
+        return _train(cfg, out, tokenizer, info, train_blocks, valid_blocks, state, progress, cbs, requested)
 
 # %% ../nbs/04_train.ipynb #f9974c4e
-def _train(cfg, out, tokenizer, info, train_blocks, valid_blocks, state, progress, cbs=None):
+def _train(cfg, out, tokenizer, info, train_blocks, valid_blocks, state, progress, cbs=None, requested=()):
     spec = get_arch(cfg['arch'])
     masking = MaskingConfig(rate=cfg['mask_rate'], strategy=cfg['mask_strategy'], exact=cfg['exact_count'],
                             mask_prob=cfg.get('mask_prob', 0.8), random_prob=cfg.get('random_prob', 0.1))
@@ -231,27 +362,30 @@ def _train(cfg, out, tokenizer, info, train_blocks, valid_blocks, state, progres
                   cfg['seed'], cfg['arch'], cfg['device'], valid_masking)
     model_cfg = config_from_dict(spec.config_cls, {**cfg, 'vocab_size': info.vocab_size, 'pad_id': info.pad_id,
                                                     'max_len': max(cfg.get('max_len', 0), cfg['seq_len'])})
-    learn = mlm_learner(dls, cfg['arch'], model_cfg, lr=cfg['lr'], wd=cfg['wd'], grad_clip=cfg['grad_clip'], grad_accum=cfg['grad_accum'], cbs=cbs)
+    learn = mlm_learner(dls, cfg['arch'], model_cfg, lr=cfg['lr'], wd=cfg['wd'], grad_clip=cfg['grad_clip'], grad_accum=cfg['grad_accum'],
+                        cbs=cbs, skip_nonfinite=cfg['skip_nonfinite'])
     learn.model.to(dls.device)
-    rows, elapsed = [], 0.
+    rows, elapsed, interval = [], 0., None
     if state is not None:
-        learn.model.load_state_dict(state['model']); learn.create_opt()
-        if state['opt'] is not None: learn.opt.load_state_dict(state['opt'])
+        restore_checkpoint(learn, state, out/'checkpoint.pt')
         learn.step_counter.step, learn.token_counter.tokens, elapsed = state['step'], state['tokens'], state['elapsed']
         dls.train.cursor = state['stream_cursor']; torch.set_rng_state(state['torch_rng'])
-        rows = [r for r in read_metrics(out) if r['step'] <= state['step']]
+        learn.finite_guard.skipped, interval = state.get('skipped', 0), state.get('interval')
+        # the rows live in the checkpoint; checkpoints of earlier versions have them only in metrics.csv
+        rows = state['rows'] if 'rows' in state else [r for r in read_metrics(out) if r['step'] <= state['step']]
     flat = {**cfg, **asdict(model_cfg)}
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out/'config.json', flat); save_tokenizer(tokenizer, out/'tokenizer.json')
+    with _saving(out, 'config.json and tokenizer.json', state and state['step']):
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(out/'config.json', flat); save_tokenizer(tokenizer, out/'tokenizer.json')
     print(json.dumps(flat), flush=True)
     baselines = {'unigram guess': unigram_accuracy(dls.valid)}
     if cfg['data'] == 'embedded' and not cfg['valid_data']:
         baselines['ceiling (single mask)'] = corpus_ceiling(embedded_corpus('validation', annotate=True))['ceiling']
-    learn.add_cb(RunWriter(out, rows, elapsed, baselines, print_lines=not progress))
+    learn.add_cbs([RunWriter(out, rows, elapsed, baselines, print_lines=not progress, interval=interval), StopOnSignal(requested, cfg['max_steps'])])
     if learn.step_counter.step < cfg['max_steps']:
         ctx = contextlib.nullcontext() if progress else _quiet(learn)
         with ctx: fit_mlm(learn, cfg['max_steps'], cfg['lr'], cfg['warmup'], cfg['max_minutes'] and cfg['max_minutes'] * 60)
-    return _write_summary(out, learn, rows, baselines)
+    with _saving(out, 'summary.json', learn.run_writer.saved_step): return _write_summary(out, learn, rows, baselines)
 
 # %% ../nbs/04_train.ipynb #1279d261
 def _quiet(learn) -> contextlib.ExitStack:
@@ -267,7 +401,7 @@ def _write_summary(out, learn, rows, baselines) -> dict:
                'baselines': baselines, 'parameters': sum(p.numel() for p in learn.model.parameters()),
                'train_blocks': learn.dls.train.n, 'valid_blocks': learn.dls.valid.n,
                'seconds': last.get('seconds'), 'tokens_per_second': (last['tokens'] / last['seconds']) if last.get('seconds') else None,
-               'device': str(learn.dls.device)}
+               'skipped_batches': learn.finite_guard.skipped, 'device': str(learn.dls.device)}
     atomic_write_json(Path(out)/'summary.json', summary)
     return summary
 
@@ -275,13 +409,17 @@ def _write_summary(out, learn, rows, baselines) -> dict:
 def load_pretrained(run_dir, device=None):
     "(model, tokenizer, config) of a run folder, the model in eval mode."
     run_dir = Path(run_dir)
-    if not (run_dir/'config.json').exists(): raise UserError(f"{run_dir} is not a run folder (no config.json)", "point at the --out folder of a pretrain run")
-    cfg = json.loads((run_dir/'config.json').read_text())
+    cfg = _read_run_config(run_dir)
     tokenizer = load_tokenizer(run_dir/'tokenizer.json')
     state = load_checkpoint(run_dir/'checkpoint.pt', tokenizer.get_vocab_size())
+    if state['arch'] != cfg['arch']:
+        raise UserError(f"{run_dir}/checkpoint.pt is of --arch {state['arch']} but its config.json says {cfg['arch']}", "keep each run folder's files together")
     spec = get_arch(cfg['arch'])
     model = spec.model_cls(config_from_dict(spec.config_cls, cfg))
-    model.load_state_dict(state['model'])
+    try: model.load_state_dict(state['model'])
+    except RuntimeError as e:
+        raise UserError(f"{run_dir}/checkpoint.pt does not fit the model of its config.json ({(str(e).splitlines() or [''])[0][:120]})",
+                        "keep each run folder's checkpoint.pt and config.json together") from None
     return model.to(default_device(device)).eval(), tokenizer, cfg
 
 def load_encoder(run_dir, device=None):
@@ -327,6 +465,8 @@ def _add_pretrain_args(p):
     p.add_argument('--config', default=None, help='a JSON file of settings, or a preset name: ' + ', '.join(sorted(p.stem for p in PRESET_DIR.glob('*.json'))))
     p.add_argument('--resume', action='store_true', help='continue the run in --out from its checkpoint')
     p.add_argument('--seed', type=int, default=S)
+    p.add_argument('--skip-nonfinite', dest='skip_nonfinite', type=int, default=S, metavar='N',
+                   help='skip up to N batches whose loss or gradient is NaN/inf before stopping (default 0: stop at the first; exit status 3)')
     p.add_argument('--no-progress', dest='progress', action='store_false', help='no progress bars (also the default when output is not a terminal)')
 
 # %% ../nbs/04_train.ipynb #7c4c6fdc
@@ -353,9 +493,12 @@ def _cmd_finetune(args):
     print(f"done: test ROC-AUC {result['test']:.3f} (scaffold split, the epoch chosen on validation)" + (f"; written to {args.out}" if args.out else ''))
 
 # %% ../nbs/04_train.ipynb #f94945e5
+EXIT_STATUSES = ("exit status: 0 done; 2 bad input (nothing written); 3 the loss or gradient became NaN/inf (the last good checkpoint kept); "
+                 "4 a file could not be written (the previous files kept); 128+N stopped by signal N, e.g. 143 for SIGTERM (checkpoint written: --resume continues)")
+
 def main(argv:list[str]|None=None):
     "Entry point of the `mlm-explained` command."
-    parser = _Parser(prog='mlm-explained', description='Masked language modelling, explained and runnable.')
+    parser = _Parser(prog='mlm-explained', description='Masked language modelling, explained and runnable.', epilog=EXIT_STATUSES)
     sub = parser.add_subparsers(dest='command', required=True, parser_class=_Parser)
     _add_pretrain_args(sub.add_parser('pretrain', help='pretrain a masked language model'))
     fm = sub.add_parser('fill-mask', help='fill in the [MASK]s of a sentence with a trained model')
@@ -377,6 +520,6 @@ def main(argv:list[str]|None=None):
     try:
         {'pretrain': _cmd_pretrain, 'fill-mask': _cmd_fill_mask, 'finetune': _cmd_finetune}[args.command](args)
     except UserError as e:
-        print(f'mlm-explained: error: {e}', file=sys.stderr); sys.exit(e.exit_code)
+        print(f'mlm-explained: {e.label}: {e}', file=sys.stderr); sys.exit(e.exit_code)
     except KeyboardInterrupt:
         print('mlm-explained: interrupted; the last checkpoint is kept: continue with --resume', file=sys.stderr); sys.exit(130)
