@@ -23,7 +23,9 @@ class UserError(Exception):
     exit_code, label = 2, 'error'
     def __init__(self, problem:str, fix:str=''):
         self.problem, self.fix = problem, fix
-        super().__init__(f"{problem}{' (fix: ' + fix + ')' if fix else ''}")
+        super().__init__(str(self))
+    # from problem and fix, not from args: fastai rewrites the args of an exception raised in a callback into two lines
+    def __str__(self): return f"{self.problem}{' (fix: ' + self.fix + ')' if self.fix else ''}"
 
 # %% ../nbs/00_core.ipynb #e60eb03c
 class TrainingDiverged(UserError):

@@ -226,8 +226,10 @@ def _read_checkpoint(path:Path):
             warnings.simplefilter('ignore')
             return torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as e:
-        detail = next((l.strip() for l in str(e).splitlines() if 'GLOBAL' in l or 'Unsupported' in l), 'not a weights-only pickle')[:120]
-        raise UserError(f"refused to load {path}: it holds more than tensors and plain data, and unpickling it could run code ({detail})",
+        named = next((l.strip() for l in str(e).splitlines() if 'GLOBAL' in l), None)   # the pickle names a function or class
+        if named is None: raise UserError(f"cannot read checkpoint {path}: it is truncated or not a checkpoint (not a weights-only pickle)",
+                                          "restore the file from a copy, or start a fresh run with another --out") from None
+        raise UserError(f"refused to load {path}: it holds more than tensors and plain data, and unpickling it could run code ({named[:120]})",
                         "use only checkpoints written by mlm_explained; this file was not, or was tampered with") from None
     except Exception as e:
         raise UserError(f"cannot read checkpoint {path}: it is truncated or not a checkpoint ({type(e).__name__}: {(str(e).splitlines() or [''])[0][:100]})",
@@ -244,7 +246,7 @@ def _check_structure(state, path:Path):
                        for k, t in _CHECKPOINT_TYPES.items() if not isinstance(state.get(k), t)))
     if not wrong and not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state['model'].items()): wrong = "'model' is not a state dict"
     opt = state.get('opt') if isinstance(state, dict) else None
-    if not wrong and opt is not None and not (isinstance(opt, dict) and isinstance(opt.get('state'), list) and isinstance(opt.get('hypers'), list)):
+    if not wrong and opt is not None and not (isinstance(opt, dict) and isinstance(opt.get('state'), list) and isinstance(opt.get('hypers'), (list, L))):
         wrong = "'opt' is not an optimiser state"
     if wrong: raise UserError(f"{path} is not an mlm_explained checkpoint ({wrong})", "point at the checkpoint.pt of a run folder, or start a fresh run")
 
