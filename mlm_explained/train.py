@@ -384,6 +384,7 @@ def _train(cfg, out, tokenizer, info, train_blocks, valid_blocks, state, progres
     if cfg['data'] == 'embedded' and not cfg['valid_data']:
         baselines['ceiling (single mask)'] = corpus_ceiling(embedded_corpus('validation', annotate=True))['ceiling']
     learn.add_cbs([RunWriter(out, rows, elapsed, baselines, print_lines=not progress, interval=interval), StopOnSignal(requested, cfg['max_steps'])])
+    if state is not None: learn.run_writer.saved_step = state['step']   # a checkpoint between evaluations is later than the last row
     if learn.step_counter.step < cfg['max_steps']:
         ctx = contextlib.nullcontext() if progress else _quiet(learn)
         with ctx: fit_mlm(learn, cfg['max_steps'], cfg['lr'], cfg['warmup'], cfg['max_minutes'] and cfg['max_minutes'] * 60)
