@@ -263,18 +263,23 @@ def load_checkpoint(path, vocab_size:int|None=None) -> dict:
     return state
 
 # %% ../nbs/04_train.ipynb #3baece65
+@contextlib.contextmanager
+def _fits(path):
+    "A checkpoint whose tensors do not fit the model built from its config.json becomes one line."
+    try: yield
+    except (RuntimeError, ValueError, KeyError, TypeError, AttributeError, AssertionError) as e:
+        raise UserError(f"checkpoint {path} does not fit the model of its config.json ({type(e).__name__}: {(str(e).splitlines() or [''])[0][:120]})",
+                        "keep each run folder's checkpoint.pt and config.json together, or start a fresh run") from None
+
 def restore_checkpoint(learn, state:dict, path):
     "Load a checked checkpoint's weights and optimiser state into `learn`; a model of other shapes is one line."
-    try:
+    with _fits(path):
         learn.model.load_state_dict(state['model']); learn.create_opt()
         if state['opt'] is not None:
             params = [p for p, *_ in learn.opt.all_params()]
             for p, s in zip(params, state['opt']['state']):           # fastai does not check shapes: a mismatch would fail steps later
                 if any(torch.is_tensor(v) and v.dim() and v.shape != p.shape for v in s.values()): raise ValueError('optimiser state of another shape')
             learn.opt.load_state_dict({'state': state['opt']['state'], 'hypers': L(state['opt']['hypers'])})
-    except (RuntimeError, ValueError, KeyError, TypeError, AttributeError, AssertionError) as e:
-        raise UserError(f"checkpoint {path} does not fit the model of its config.json ({type(e).__name__}: {(str(e).splitlines() or [''])[0][:120]})",
-                        "keep each run folder's checkpoint.pt and config.json together, or start a fresh run") from None
 
 # %% ../nbs/04_train.ipynb #9ec31c7f
 def unigram_accuracy(valid_dl) -> float:
@@ -419,10 +424,7 @@ def load_pretrained(run_dir, device=None):
         raise UserError(f"{run_dir}/checkpoint.pt is of --arch {state['arch']} but its config.json says {cfg['arch']}", "keep each run folder's files together")
     spec = get_arch(cfg['arch'])
     model = spec.model_cls(config_from_dict(spec.config_cls, cfg))
-    try: model.load_state_dict(state['model'])
-    except RuntimeError as e:
-        raise UserError(f"{run_dir}/checkpoint.pt does not fit the model of its config.json ({(str(e).splitlines() or [''])[0][:120]})",
-                        "keep each run folder's checkpoint.pt and config.json together") from None
+    with _fits(run_dir/'checkpoint.pt'): model.load_state_dict(state['model'])
     return model.to(default_device(device)).eval(), tokenizer, cfg
 
 def load_encoder(run_dir, device=None):
