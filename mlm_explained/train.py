@@ -72,9 +72,13 @@ def read_config_file(spec:str) -> dict:
     if not path.exists():
         presets = sorted(p.stem for p in PRESET_DIR.glob('*.json'))
         raise UserError(f"--config {spec!r} is neither a preset nor a file", f"use a JSON file or one of the presets {presets}")
+    return _read_json_object(path, "fix the file", "write the settings as {\"key\": value, ...}")
+
+def _read_json_object(path:Path, fix_invalid:str, fix_not_object:str) -> dict:
+    "A JSON file that must hold an object, with one-line errors."
     try: d = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise UserError(f"{path} is not valid JSON ({e})", "fix the file") from None
-    if not isinstance(d, dict): raise UserError(f"{path} holds no JSON object", "write the settings as {\"key\": value, ...}")
+    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise UserError(f"{path} is not valid JSON ({e})", fix_invalid) from None
+    if not isinstance(d, dict): raise UserError(f"{path} holds no JSON object", fix_not_object)
     return d
 
 # %% ../nbs/04_train.ipynb #1e672d1d
@@ -338,9 +342,9 @@ def _read_run_config(run_dir:Path) -> dict:
     "A run folder's config.json, with one-line errors."
     path = run_dir/'config.json'
     if not path.is_file(): raise UserError(f"{run_dir} is not a run folder (no config.json)", "point at the --out folder of a pretrain run")
-    try: cfg = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise UserError(f"{path} is not valid JSON ({e})", "restore the run folder's config.json from a copy") from None
-    if not isinstance(cfg, dict) or 'arch' not in cfg: raise UserError(f"{path} is not a run config (no 'arch')", "restore the run folder's config.json from a copy")
+    fix = "restore the run folder's config.json from a copy"
+    cfg = _read_json_object(path, fix, fix)
+    if 'arch' not in cfg: raise UserError(f"{path} is not a run config (no 'arch')", fix)
     return cfg
 
 def pretrain(overrides:dict|None=None, out='runs/demo', config_file:str|None=None, resume:bool=False, progress:bool=True, cbs=None) -> dict:
