@@ -115,13 +115,18 @@ def shared_data_dir() -> Path|None:
 # %% ../nbs/00_core.ipynb #3a6db367
 @dataclasses.dataclass
 class ArchSpec:
-    "What the CLI and `mlm_learner` need to know about one architecture."
+    "What the command line, `mlm_learner` and fine-tuning need to know about one architecture."
     name: str
     config_cls: type            # flat dataclass of model hyper-parameters
     model_cls: type             # model_cls(config) -> nn.Module taking a batch dict
     make_collator: Callable     # make_collator(tokenizer_info, train_config, seed) -> callable(list_of_blocks) -> batch dict
     description: str = ''
     metrics: Callable|None = None  # metrics() -> extra fastai Metrics, reported after the shared ones (e.g. ELMo's per-direction perplexities)
+    fills_blanks: bool = True      # can `fill-mask` ask it for a [MASK]'s token? (ELMo's LMs predict neighbours, not blanks)
+    encoder_of: Callable|None = None       # encoder_of(model) -> the Transformer encoder fine-tuning keeps: (input_ids, attention_mask) -> [B, T, C]
+    task_model: Callable|None = None       # task_model(model, n_outputs, mode, dropout) -> nn.Module: (input_ids, attention_mask) -> [B, n_outputs]
+    finetune_modes: tuple = ('full',)      # the fine-tuning modes task_model knows; the first is the default
+    cli_options: dict = dataclasses.field(default_factory=dict)   # {config field: help}: each becomes a `--field-name` flag of `pretrain`
 
 ARCHS: dict[str, ArchSpec] = {}
 

@@ -19,8 +19,9 @@ from .mlm import MLMOutput, MLMHead, BertMLM, make_mlm_collator, Perplexity
 from .lstm_cells import LSTMLayer
 
 # %% auto #0
-__all__ = ['ElmoConfig', 'MaskedElmoConfig', 'reverse_padded', 'BiLSTMStack', 'LMOutput', 'LMCollator', 'BiLM', 'ElmoLM',
-           'changed_positions', 'DirectionPerplexity', 'MaskedElmo', 'step_cost', 'ScalarMix', 'ElmoEmbedder']
+__all__ = ['ELMO_EDGES', 'ElmoConfig', 'MaskedElmoConfig', 'reverse_padded', 'BiLSTMStack', 'LMOutput', 'LMCollator', 'BiLM',
+           'ElmoLM', 'changed_positions', 'DirectionPerplexity', 'elmo_task_model', 'MaskedElmo', 'step_cost',
+           'ScalarMix', 'ElmoEmbedder', 'ElmoTaskModel']
 
 # %% ../nbs/06_elmo.ipynb #7593d3cf
 @dataclass
@@ -170,8 +171,14 @@ class DirectionPerplexity(Perplexity):
     def name(self): return f'{self.direction}_perplexity'
 
 # %% ../nbs/06_elmo.ipynb #cc27c68f
+def elmo_task_model(model:BiLM, n_outputs:int, mode:str='frozen', dropout:float=0.1):
+    "A registry `task_model`: `ElmoTaskModel` (below), the biLM frozen (ELMo's way) or fine-tuned with the task ('full')."
+    return ElmoTaskModel(model, n_outputs, frozen=mode == 'frozen', dropout=dropout)
+
+ELMO_EDGES = dict(task_model=elmo_task_model, finetune_modes=('frozen', 'full'))   # no Transformer encoder: encoder_of stays None
+
 register_arch(ArchSpec('elmo', ElmoConfig, ElmoLM, LMCollator, 'ELMo: independent forward and backward LSTM LMs',
-                       metrics=lambda: [DirectionPerplexity('fwd'), DirectionPerplexity('bwd')]));
+                       metrics=lambda: [DirectionPerplexity('fwd'), DirectionPerplexity('bwd')], fills_blanks=False, **ELMO_EDGES));
 
 # %% ../nbs/06_elmo.ipynb #9798981b
 class MaskedElmo(BiLM):
@@ -192,7 +199,7 @@ class MaskedElmo(BiLM):
         hidden = self.merge(torch.cat([f[labelled], b[labelled]], -1))                   # [N, d]: mask accumulation
         return self.head(hidden, labels.t()[labelled], sparse=False)
 
-register_arch(ArchSpec('masked-elmo', MaskedElmoConfig, MaskedElmo, make_mlm_collator, 'Masked ELMo: joint biLSTM with the masked-LM objective'));
+register_arch(ArchSpec('masked-elmo', MaskedElmoConfig, MaskedElmo, make_mlm_collator, 'Masked ELMo: joint biLSTM with the masked-LM objective', **ELMO_EDGES));
 
 # %% ../nbs/06_elmo.ipynb #da111ea3
 def step_cost(model:nn.Module, batch:dict, reps:int=3) -> tuple[float, float]:
@@ -216,14 +223,36 @@ class ScalarMix(nn.Module):
         return self.gamma * sum(w * h for w, h in zip(s, layers))
 
 class ElmoEmbedder(nn.Module):
-    "Frozen ELMo / Masked ELMo and a trainable scalar mix: (input_ids, attention_mask) -> contextual embeddings [B, T, 2d]."
-    def __init__(self, lm:BiLM):
+    "ELMo / Masked ELMo and a trainable scalar mix: (input_ids, attention_mask) -> contextual embeddings [B, T, 2d]. The LM is frozen (ELMo's way) unless frozen=False."
+    def __init__(self, lm:BiLM, frozen:bool=True):
         super().__init__()
         if not isinstance(lm, BiLM): raise UserError(f"ElmoEmbedder needs an ELMo or Masked ELMo model, got {type(lm).__name__}", "load a run of --arch elmo or masked-elmo")
-        self.lm, self.mix = lm.eval().requires_grad_(False), ScalarMix(lm.cfg.n_layers + 1)
+        self.lm, self.mix, self.frozen = lm, ScalarMix(lm.cfg.n_layers + 1), frozen
+        lm.requires_grad_(not frozen)                                                    # 'full' fine-tuning trains the LM too
+        if frozen: lm.eval()
         self.d_out = 2 * lm.cfg.d_model
     def train(self, mode:bool=True):
-        super().train(mode); self.lm.eval(); return self                                # the LM stays in eval mode
+        super().train(mode)
+        if self.frozen: self.lm.eval()                                                  # a frozen LM stays in eval mode
+        return self
     def forward(self, input_ids, attention_mask=None):
-        with torch.no_grad(): layers = self.lm.representations(input_ids, attention_mask)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen): layers = self.lm.representations(input_ids, attention_mask)
         return self.mix(layers)
+
+# %% ../nbs/06_elmo.ipynb #0d3373b8
+class ElmoTaskModel(nn.Module):
+    "ELMo's way to a downstream task: the scalar mix of a biLM, a small biLSTM task model max-pooled over tokens, a linear head: (input_ids, attention_mask) -> [B, n_outputs]."
+    def __init__(self, lm:BiLM, n_outputs:int, frozen:bool=True, hidden:int=64, dropout:float=0.1):
+        super().__init__()
+        self.embedder, self.drop = ElmoEmbedder(lm, frozen), nn.Dropout(dropout)
+        self.rnn = nn.LSTM(self.embedder.d_out, hidden, batch_first=True, bidirectional=True)
+        self.head = nn.Linear(2 * hidden, n_outputs)
+
+    def forward(self, input_ids, attention_mask=None):
+        if attention_mask is None: attention_mask = input_ids != self.embedder.lm.cfg.pad_id
+        keep = attention_mask.bool()                                                    # [B, T]
+        x = self.drop(self.embedder(input_ids, attention_mask))                         # [B, T, 2d]
+        packed = nn.utils.rnn.pack_padded_sequence(x, keep.sum(1).cpu(), batch_first=True, enforce_sorted=False)   # the backward pass starts at each row's last token
+        h, _ = nn.utils.rnn.pad_packed_sequence(self.rnn(packed)[0], batch_first=True, total_length=x.shape[1])  # [B, T, 2h]
+        pooled = h.masked_fill(~keep[..., None], float('-inf')).amax(1)                  # [B, 2h]: the maximum over real tokens
+        return self.head(self.drop(pooled))                                             # [B, n_outputs]

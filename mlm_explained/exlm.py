@@ -15,12 +15,12 @@ import torch.nn.functional as F
 from fastai.basics import Metric
 from .core import UserError, ArchSpec, register_arch
 from .masking import MaskingConfig, MLMCollator
-from .mlm import BertConfig, Encoder, MLMHead, MLMOutput, BertMLM, rotary_at, apply_rotary
+from .mlm import BertConfig, Encoder, MLMHead, MLMOutput, BertMLM, rotary_at, apply_rotary, cls_task_model
 from .dag_loss import dag_loss, dag_best_path, alignment_posteriors, plot_posteriors, allowed_transitions
 
 # %% auto #0
 __all__ = ['expand_row_reference', 'expand_batch', 'expanded_sizes', 'plot_expansion', 'rope_2d', 'TransitionHeads', 'ExLMConfig',
-           'ExLM', 'make_exlm_collator', 'PredictionEntropy', 'ExLMEncoder']
+           'ExLM', 'make_exlm_collator', 'PredictionEntropy', 'exlm_encoder', 'ExLMEncoder']
 
 # %% ../nbs/11_exlm.ipynb #a8d07d67
 def expand_row_reference(ids:list[int], labels:list[int], k:int, mask_id:int=4) -> dict:
@@ -215,8 +215,12 @@ class PredictionEntropy(Metric):
     @property
     def name(self): return 'entropy'
 
+def exlm_encoder(model): return ExLMEncoder(model)                           # defined below, with fine-tuning
+
 register_arch(ArchSpec('exlm', ExLMConfig, ExLM, make_exlm_collator,
-                       'ExLM: each [MASK] expanded into k states, 2D rotary positions, DAG loss', metrics=lambda: [PredictionEntropy()]));
+                       'ExLM: each [MASK] expanded into k states, 2D rotary positions, DAG loss', metrics=lambda: [PredictionEntropy()],
+                       encoder_of=exlm_encoder, task_model=cls_task_model(exlm_encoder),
+                       cli_options={'expand_states': 'states per [MASK], [CLS] and [SEP] (default 4)'}));
 
 # %% ../nbs/11_exlm.ipynb #4533ad6c
 class ExLMEncoder(nn.Module):

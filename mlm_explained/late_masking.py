@@ -16,12 +16,12 @@ from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count, sdpa_back
 from .core import UserError, ArchSpec, register_arch
 from .masking import exact_count, mask_text, COLOURS
 from .mlm import (BertConfig, BertMLM, Encoder, EncoderBlock, MLMHead, MLMOutput, rotary_tables, rotary_at,
-                               apply_rotary, make_mlm_collator)
+                               apply_rotary, make_mlm_collator, EncoderClassifier, cls_task_model)
 
 # %% auto #0
 __all__ = ['CPU_ATTENTION_FLOPS', 'block_flops', 'cross_block_flops', 'head_flops', 'mlm_flops', 'train_flops', 'expected_counts',
            'count_flops', 'visible_positions', 'scatter_back', 'plot_late_masking', 'LateMaskConfig', 'encoder_config',
-           'CrossBlock', 'LateMaskMLM', 'EncoderClassifier']
+           'CrossBlock', 'LateMaskMLM', 'late_mask_encoder']
 
 # %% ../nbs/08_late_masking.ipynb #3b9e55c3
 def block_flops(n:float, d:int, d_ff:int) -> float:
@@ -196,16 +196,9 @@ class LateMaskMLM(nn.Module):
         return self.head(self.ln_f(q), labels.gather(1, q_pos).masked_fill(~q_valid, -100), sparse=True)
 
 # %% ../nbs/08_late_masking.ipynb #4b387d0e
-register_arch(ArchSpec('3ml', LateMaskConfig, LateMaskMLM, make_mlm_collator, '3ML: encoder on unmasked tokens, [MASK]s appended for a small decoder'));
+def late_mask_encoder(model:LateMaskMLM) -> Encoder: return model.encoder        # fine-tuning drops the decoder
 
-# %% ../nbs/08_late_masking.ipynb #6f08eb2e
-class EncoderClassifier(nn.Module):
-    "A pretrained `Encoder` and a linear classifier on its [CLS] state: (input_ids, attention_mask) -> logits [B, n_classes]."
-    def __init__(self, encoder:Encoder, n_classes:int, dropout:float=0.1):
-        super().__init__()
-        # any module with the Encoder interface: (input_ids, attention_mask) -> [B, T, C] and cfg.d_model (Encoder, or 11_exlm's ExLMEncoder)
-        if not (isinstance(encoder, nn.Module) and hasattr(getattr(encoder, 'cfg', None), 'd_model')):
-            raise UserError(f"EncoderClassifier needs a Transformer Encoder, got {type(encoder).__name__}", "load one with train.load_encoder from a bert, 3ml or exlm run")
-        self.encoder, self.drop, self.classifier = encoder, nn.Dropout(dropout), nn.Linear(encoder.cfg.d_model, n_classes)
-    def forward(self, input_ids, attention_mask=None):
-        return self.classifier(self.drop(self.encoder(input_ids, attention_mask)[:, 0]))   # [B, n_classes]
+register_arch(ArchSpec('3ml', LateMaskConfig, LateMaskMLM, make_mlm_collator, '3ML: encoder on unmasked tokens, [MASK]s appended for a small decoder',
+                       encoder_of=late_mask_encoder, task_model=cls_task_model(late_mask_encoder),
+                       cli_options={'decoder_layers': 'blocks after the [MASK]s are appended (of n_layers)',
+                                    'decoder': "'self' (full-length self-attention) or 'cross' (labelled positions attend to the encoder)"}));

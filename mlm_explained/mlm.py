@@ -25,7 +25,8 @@ from .masking import MLMCollator, MaskingConfig
 __all__ = ['BertConfig', 'bert_base', 'rotary_tables', 'rotary_at', 'apply_rotary', 'SelfAttention', 'EncoderBlock', 'Encoder',
            'MLMOutput', 'MLMHead', 'BertMLM', 'BlockStream', 'MaskedAccuracy', 'Perplexity', 'StepCounter',
            'WarmupLinearDecay', 'StepBudget', 'TokenCounter', 'FiniteGuard', 'MLMMixedPrecision', 'mlm_loss',
-           'mlm_learner', 'fit_mlm', 'make_mlm_collator', 'mlm_dls', 'fill_mask']
+           'mlm_learner', 'fit_mlm', 'make_mlm_collator', 'cls_task_model', 'bert_encoder', 'mlm_dls', 'fill_mask',
+           'EncoderClassifier']
 
 # %% ../nbs/03_mlm.ipynb #8db6efc5
 @dataclass
@@ -344,7 +345,15 @@ def fit_mlm(learn:Learner, max_steps:int, lr:float|None=None, warmup:float=0.06,
 # %% ../nbs/03_mlm.ipynb #538d9e42
 def make_mlm_collator(info:TokenizerInfo, masking:MaskingConfig, seed:int=0): return MLMCollator(info, masking, seed)
 
-register_arch(ArchSpec('bert', BertConfig, BertMLM, make_mlm_collator, 'BERT-style pre-LN Transformer encoder'))
+def cls_task_model(encoder_of):
+    "A registry `task_model`: `EncoderClassifier` on the encoder that `encoder_of(model)` gives."
+    def task_model(model, n_outputs:int, mode:str='full', dropout:float=0.1): return EncoderClassifier(encoder_of(model), n_outputs, dropout)
+    return task_model
+
+def bert_encoder(model:BertMLM) -> Encoder: return model.encoder
+
+register_arch(ArchSpec('bert', BertConfig, BertMLM, make_mlm_collator, 'BERT-style pre-LN Transformer encoder',
+                       encoder_of=bert_encoder, task_model=cls_task_model(bert_encoder)));
 
 # %% ../nbs/03_mlm.ipynb #ed767853
 def mlm_dls(train_blocks, valid_blocks, info:TokenizerInfo, masking:MaskingConfig=MaskingConfig(), bs:int=32,
@@ -371,3 +380,15 @@ def fill_mask(model:nn.Module, tokenizer, text:str, k:int=5) -> list[list[tuple[
     logits = out.logits if out.logits.dim() == 2 else out.logits[labels != -100]      # [n_masks, V]
     probs, top = logits.float().softmax(-1).topk(k, dim=-1)
     return [[(tokenizer.id_to_token(int(i)), float(p)) for p, i in zip(ps, ids_)] for ps, ids_ in zip(probs, top)]
+
+# %% ../nbs/03_mlm.ipynb #f4e219b9
+class EncoderClassifier(nn.Module):
+    "A pretrained encoder and a linear head on its [CLS] state: (input_ids, attention_mask) -> [B, n_outputs]."
+    def __init__(self, encoder:nn.Module, n_outputs:int, dropout:float=0.1):
+        super().__init__()
+        if not (isinstance(encoder, nn.Module) and hasattr(getattr(encoder, 'cfg', None), 'd_model')):
+            raise UserError(f"EncoderClassifier needs a Transformer Encoder, got {type(encoder).__name__}", "load one with train.load_encoder from a bert, 3ml or exlm run")
+        self.encoder, self.drop, self.classifier = encoder, nn.Dropout(dropout), nn.Linear(encoder.cfg.d_model, n_outputs)
+        nn.init.normal_(self.classifier.weight, std=0.02); nn.init.zeros_(self.classifier.bias)
+    def forward(self, input_ids, attention_mask=None):
+        return self.classifier(self.drop(self.encoder(input_ids, attention_mask)[:, 0]))   # [B, n_outputs]

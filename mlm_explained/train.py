@@ -1,4 +1,4 @@
-"""`mlm-explained pretrain`: one flat config, a run folder with everything needed to resume or reuse the model, atomic checkpoints, and errors that say what to do.
+"""What `mlm-explained pretrain` runs: one flat config, a run folder with everything needed to resume or reuse the model, atomic checkpoints, and errors that say what to do.
 
 Docs: https://mlm-explained.github.io/mlm_explained/train.html.md"""
 
@@ -6,7 +6,7 @@ Docs: https://mlm-explained.github.io/mlm_explained/train.html.md"""
 
 # %% ../nbs/04_train.ipynb #0b7fd35d
 from __future__ import annotations
-import os, sys, json, math, time, argparse, dataclasses, csv, io, contextlib, pickle, signal, threading, warnings
+import os, sys, json, math, time, dataclasses, csv, io, contextlib, pickle, signal, threading, warnings
 from pathlib import Path
 from dataclasses import dataclass, asdict, fields
 import numpy as np
@@ -19,7 +19,7 @@ from .core import (UserError, TrainingDiverged, SaveFailed, RunStopped, set_seed
 from .data import (load_corpus, train_tokenizer, load_tokenizer, save_tokenizer, pack_blocks, TOKENIZER_KINDS,
                                 TokenizerInfo, embedded_corpus, corpus_ceiling, has_validation_split)
 from .masking import MaskingConfig
-from .mlm import mlm_learner, mlm_dls, fit_mlm, Encoder
+from .mlm import mlm_learner, mlm_dls, fit_mlm
 import mlm_explained.mlm  # registers the 'bert' arch
 import mlm_explained.elmo  # registers 'elmo' and 'masked-elmo'
 import mlm_explained.late_masking  # registers '3ml'
@@ -27,10 +27,10 @@ import mlm_explained.exlm  # registers 'exlm'
 import mlm_explained.smiles  # registers the 'smiles' tokenizer kind
 
 # %% auto #0
-__all__ = ['PRESET_DIR', 'METRIC_COLUMNS', 'CHECKPOINT_FORMAT', 'STOP_SIGNALS', 'RESUME_OVERRIDES', 'EXIT_STATUSES',
-           'TrainConfig', 'read_config_file', 'resolve_config', 'prepare_data', 'read_metrics', 'write_metrics',
-           'plot_run', 'RunWriter', 'save_checkpoint', 'load_checkpoint', 'restore_checkpoint', 'unigram_accuracy',
-           'stop_requests', 'StopOnSignal', 'pretrain', 'load_pretrained', 'load_encoder', 'main']
+__all__ = ['PRESET_DIR', 'METRIC_COLUMNS', 'CHECKPOINT_FORMAT', 'STOP_SIGNALS', 'RESUME_OVERRIDES', 'TrainConfig',
+           'read_config_file', 'resolve_config', 'prepare_data', 'read_metrics', 'write_metrics', 'plot_run',
+           'RunWriter', 'save_checkpoint', 'load_checkpoint', 'restore_checkpoint', 'unigram_accuracy', 'stop_requests',
+           'StopOnSignal', 'pretrain', 'load_pretrained', 'load_encoder']
 
 # %% ../nbs/04_train.ipynb #7403517b
 @dataclass
@@ -432,103 +432,10 @@ def load_pretrained(run_dir, device=None):
     return model.to(default_device(device)).eval(), tokenizer, cfg
 
 def load_encoder(run_dir, device=None):
-    "(encoder, tokenizer, config) of a Transformer run for fine-tuning: BERT's encoder, 3ML's without its decoder, or ExLM's with only [CLS] and [SEP] expanded."
+    "(encoder, tokenizer, config) of a Transformer run for fine-tuning, as its arch's registry entry says: BERT's encoder, 3ML's without its decoder, ExLM's with only [CLS] and [SEP] expanded."
     model, tokenizer, cfg = load_pretrained(run_dir, device)
-    if isinstance(model, mlm_explained.exlm.ExLM): return mlm_explained.exlm.ExLMEncoder(model).train(), tokenizer, cfg
-    if not isinstance(getattr(model, 'encoder', None), Encoder):
-        raise UserError(f"a run of --arch {cfg['arch']} has no Transformer encoder to fine-tune", "use a bert, 3ml or exlm run (for elmo and masked-elmo: elmo.ElmoEmbedder)")
-    return model.encoder.train(), tokenizer, cfg
-
-# %% ../nbs/04_train.ipynb #bf580cab
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):   # one line, not argparse's usage block
-        self.exit(2, f"mlm-explained: error: {message} (fix: see `{self.prog} --help`)\n")
-
-def _add_pretrain_args(p):
-    S = argparse.SUPPRESS   # absent flags stay absent, so the config file's values survive
-    p.add_argument('--arch', default=S, help=f'architecture: one of {sorted(ARCHS)}')
-    p.add_argument('--data', default=S, help="'embedded' (default), a text file or folder, a .csv (a 'text' or SMILES column), a save_to_disk folder, or hub:NAME[:CONFIG]")
-    p.add_argument('--valid-data', dest='valid_data', default=S, help='held-out corpus (same forms as --data)')
-    p.add_argument('--max-steps', dest='max_steps', type=int, default=S, help='optimiser steps (default 300)')
-    p.add_argument('--max-minutes', dest='max_minutes', type=float, default=S, help='also stop after this many minutes')
-    p.add_argument('--eval-every', dest='eval_every', type=int, default=S, help='steps between evaluations and checkpoints')
-    p.add_argument('--out', default='runs/demo', help='run folder (default runs/demo)')
-    p.add_argument('--seq-len', dest='seq_len', type=int, default=S, help='tokens per block (default 128)')
-    p.add_argument('--batch-size', dest='batch_size', type=int, default=S, help='blocks per batch (default 32)')
-    p.add_argument('--grad-accum', dest='grad_accum', type=int, default=S, help='batches per optimiser step')
-    p.add_argument('--lr', type=float, default=S, help='peak learning rate')
-    p.add_argument('--mask-rate', dest='mask_rate', type=float, default=S, help='fraction of tokens to mask, in (0, 1) (default 0.15)')
-    p.add_argument('--mask-strategy', dest='mask_strategy', default=S, help="'token', 'whole_word' or 'span'")
-    p.add_argument('--exact-count', dest='exact_count', action='store_true', default=S, help='mask exactly round(rate * n) tokens per sequence')
-    p.add_argument('--mask-prob', dest='mask_prob', type=float, default=S, help='share of the chosen tokens replaced by [MASK] (default 0.8)')
-    p.add_argument('--random-prob', dest='random_prob', type=float, default=S, help='share replaced by a random token (default 0.1); the rest stay')
-    p.add_argument('--eval-mask-rate', dest='eval_mask_rate', type=float, default=S, help='mask rate of the validation batches (default: --mask-rate)')
-    p.add_argument('--expand-states', dest='expand_states', type=int, default=S, help='exlm: states per [MASK], [CLS] and [SEP] (default 4)')
-    p.add_argument('--decoder-layers', dest='decoder_layers', type=int, default=S, help='3ml: blocks after the [MASK]s are appended (of n_layers)')
-    p.add_argument('--decoder', default=S, help="3ml: 'self' (full-length self-attention) or 'cross' (labelled positions attend to the encoder)")
-    p.add_argument('--respect-docs', dest='respect_docs', action='store_true', default=S, help='pad blocks instead of letting them span documents')
-    p.add_argument('--warmup', type=float, default=S, help='fraction of the steps spent warming up (default 0.06)')
-    p.add_argument('--tokenizer', default=S, help="'wordpiece', 'bpe', 'smiles' (trained on the corpus) or a path to a tokenizer.json")
-    p.add_argument('--tokenizer-vocab', dest='tokenizer_vocab', type=int, default=S, help='vocabulary size of a trained tokenizer (default 8000)')
-    p.add_argument('--device', default=S, help="'cpu', 'cuda', ... (default: cuda if available)")
-    p.add_argument('--config', default=None, help='a JSON file of settings, or a preset name: ' + ', '.join(sorted(p.stem for p in PRESET_DIR.glob('*.json'))))
-    p.add_argument('--resume', action='store_true', help='continue the run in --out from its checkpoint')
-    p.add_argument('--seed', type=int, default=S)
-    p.add_argument('--skip-nonfinite', dest='skip_nonfinite', type=int, default=S, metavar='N',
-                   help='skip up to N batches whose loss or gradient is NaN/inf before stopping (default 0: stop at the first; exit status 3)')
-    p.add_argument('--no-progress', dest='progress', action='store_false', help='no progress bars (also the default when output is not a terminal)')
-
-# %% ../nbs/04_train.ipynb #7c4c6fdc
-def _cmd_pretrain(args):
-    keys = {'out', 'config', 'resume', 'progress', 'command'}
-    overrides = {k: v for k, v in vars(args).items() if k not in keys}
-    summary = pretrain(overrides, args.out, args.config, args.resume, args.progress)
-    f = summary['final']
-    print(f"done: {summary['steps']} steps, {summary['tokens_seen']:,} tokens; masked accuracy {f.get('masked_acc', float('nan')):.3f}, "
-          f"valid loss {f.get('valid_loss', float('nan')):.3f}; baselines " + ', '.join(f'{k} {v:.3f}' for k, v in summary['baselines'].items()) +
-          f"\nrun folder: {args.out} (metrics.csv, loss_curve.png, summary.json, checkpoint.pt)")
-
-def _cmd_fill_mask(args):
-    from mlm_explained.mlm import fill_mask
-    model, tok, cfg = load_pretrained(args.run, args.device)
-    if cfg['arch'] == 'elmo': raise UserError("an ELMo run predicts next and previous tokens, not blanks", "use a run of --arch masked-elmo or bert")
-    for i, guesses in enumerate(fill_mask(model, tok, args.text, args.k)):
-        print(f'[MASK] {i + 1}: ' + '  '.join(f'{t} ({p:.2f})' for t, p in guesses))
-
-def _cmd_finetune(args):
-    from mlm_explained.smiles import finetune
-    result = finetune(args.run, args.csv, tasks=args.tasks, epochs=args.epochs, lr=args.lr, bs=args.bs, seed=args.seed, out=args.out,
-                      pretrained=not args.random_init, stereo=args.stereo, device=args.device, progress=args.progress)
-    print(f"done: test ROC-AUC {result['test']:.3f} (scaffold split, the epoch chosen on validation)" + (f"; written to {args.out}" if args.out else ''))
-
-# %% ../nbs/04_train.ipynb #f94945e5
-EXIT_STATUSES = ("exit status: 0 done; 2 bad input (nothing written); 3 the loss or gradient became NaN/inf (the last good checkpoint kept); "
-                 "4 a file could not be written (the previous files kept); 128+N stopped by signal N, e.g. 143 for SIGTERM (checkpoint written: --resume continues)")
-
-def main(argv:list[str]|None=None):
-    "Entry point of the `mlm-explained` command."
-    parser = _Parser(prog='mlm-explained', description='Masked language modelling, explained and runnable.', epilog=EXIT_STATUSES)
-    sub = parser.add_subparsers(dest='command', required=True, parser_class=_Parser)
-    _add_pretrain_args(sub.add_parser('pretrain', help='pretrain a masked language model'))
-    fm = sub.add_parser('fill-mask', help='fill in the [MASK]s of a sentence with a trained model')
-    fm.add_argument('run', help='a run folder'); fm.add_argument('text', help='a sentence with [MASK]')
-    fm.add_argument('-k', type=int, default=5); fm.add_argument('--device', default=None)
-    ft = sub.add_parser('finetune', help='fine-tune a pretrained encoder on a MoleculeNet csv (scaffold split, ROC-AUC)')
-    ft.add_argument('run', help='a pretraining run folder (bert, 3ml or exlm)'); ft.add_argument('csv', help='a MoleculeNet csv (BBBP, BACE, ClinTox, Tox21, HIV, ...)')
-    ft.add_argument('--tasks', nargs='+', default=None, help='label columns (default: the standard tasks of a known MoleculeNet layout)')
-    ft.add_argument('--epochs', type=int, default=10); ft.add_argument('--lr', type=float, default=1e-3); ft.add_argument('--bs', type=int, default=32)
-    ft.add_argument('--seed', type=int, default=0); ft.add_argument('--out', default=None, help='a .json file or folder for the results')
-    ft.add_argument('--random-init', dest='random_init', action='store_true', help='the same encoder from random weights (the baseline)')
-    ft.add_argument('--stereo', action='store_true', help='keep stereo marks (stripped by default: the ZINC sample has none)')
-    ft.add_argument('--device', default=None)
-    ft.add_argument('--no-progress', dest='progress', action='store_false', help='no progress bars')
-    args = parser.parse_args(argv)
-    if not sys.stdout.isatty():   # in logs, progress bars are noise: plain lines instead
-        import datasets; datasets.disable_progress_bars()
-        if getattr(args, 'progress', False): args.progress = False
-    try:
-        {'pretrain': _cmd_pretrain, 'fill-mask': _cmd_fill_mask, 'finetune': _cmd_finetune}[args.command](args)
-    except UserError as e:
-        print(f'mlm-explained: {e.label}: {e}', file=sys.stderr); sys.exit(e.exit_code)
-    except KeyboardInterrupt:
-        print('mlm-explained: interrupted; the last checkpoint is kept: continue with --resume', file=sys.stderr); sys.exit(130)
+    spec = get_arch(cfg['arch'])
+    if spec.encoder_of is None:
+        raise UserError(f"a run of --arch {cfg['arch']} has no Transformer encoder to fine-tune",
+                        "fine-tune it with `mlm-explained finetune` (ELMo's way: elmo.ElmoTaskModel), or take its layers with elmo.ElmoEmbedder")
+    return spec.encoder_of(model).train(), tokenizer, cfg

@@ -18,7 +18,7 @@ def test_exlm_pretrains_through_the_cli_fills_masks_and_fine_tunes(tmp_path):
     assert res.returncode == 0 and res.stdout.startswith('[MASK] 1: '), res.stderr
     from mlm_explained.train import load_encoder
     from mlm_explained.exlm import ExLMEncoder
-    from mlm_explained.late_masking import EncoderClassifier
+    from mlm_explained.mlm import EncoderClassifier
     encoder, tok, cfg = load_encoder(out, 'cpu')
     assert isinstance(encoder, ExLMEncoder)
     ids = torch.tensor([tok.encode('the capital of france is paris .').ids])

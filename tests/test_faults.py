@@ -24,7 +24,7 @@ def digest(path) -> str: return hashlib.sha256(Path(path).read_bytes()).hexdiges
 
 def cli(capsys, *args):
     "`mlm-explained ARGS` in this process (faster than a new one for the read-only checks); returns (exit status, stdout, stderr)."
-    from mlm_explained.train import main
+    from mlm_explained.cli import main
     capsys.readouterr()
     try: main([str(a) for a in args]); code = 0
     except SystemExit as e: code = e.code

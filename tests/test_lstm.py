@@ -48,7 +48,7 @@ def test_lstm_archs_pretrain_through_the_cli(tmp_path, arch):
     if arch == 'masked-elmo':
         assert res.returncode == 0 and res.stdout.startswith('[MASK] 1: '), res.stderr
     else:
-        assert res.returncode == 2 and 'not blanks' in res.stderr and 'Traceback' not in res.stderr
+        assert res.returncode == 2 and 'does not fill blanks' in res.stderr and 'Traceback' not in res.stderr
 
 def test_resumed_masked_elmo_and_embeddings(tmp_path):
     out = tmp_path/'run'

@@ -24,7 +24,7 @@ def smiles_csv(tmp_path):
     return path
 
 def test_made_up_molecules_parse():
-    from mlm_explained.smiles import parse_smiles
+    from mlm_explained.chemistry import parse_smiles
     mols = made_up_molecules()
     assert len(set(mols)) == len(mols) == 300
     for smi in mols: parse_smiles(smi)
@@ -78,7 +78,7 @@ def test_csv_corpus_errors(tmp_path):
     assert load_corpus(tmp_path/'y.csv')['text'][:] == ['CCO', 'c1ccccc1']
 
 def test_scaffold_split_properties(smiles_csv):
-    from mlm_explained.smiles import scaffold_split, scaffold_key, load_moleculenet
+    from mlm_explained.chemistry import scaffold_split, scaffold_key, load_moleculenet
     smiles, labels, tasks = load_moleculenet(smiles_csv, tasks=['active'])
     smiles = smiles + ['C1CC', 'CC(C']                                                  # two that do not parse
     split = scaffold_split(smiles)
@@ -91,7 +91,7 @@ def test_scaffold_split_properties(smiles_csv):
     assert scaffold_split(smiles) == split                                              # deterministic
 
 def test_scaffold_split_of_moleculenet_sets(shared_data):
-    from mlm_explained.smiles import scaffold_split, load_moleculenet
+    from mlm_explained.chemistry import scaffold_split, load_moleculenet
     for name, expected in [('BBBP.csv', (2050, ['p_np'])), ('bace.csv', (1513, ['Class'])), ('clintox.csv', (1484, ['FDA_APPROVED', 'CT_TOX']))]:
         smiles, labels, tasks = load_moleculenet(shared_data/'smiles'/'moleculenet'/name)
         assert (len(smiles), tasks) == expected and labels.shape == (len(smiles), len(tasks))
@@ -105,13 +105,13 @@ def test_scaffold_split_of_moleculenet_sets(shared_data):
 def test_scaffolds_agree_with_rdkit(shared_data):
     pytest.importorskip('rdkit')
     import pandas as pd
-    from mlm_explained.smiles import scaffold_agreement
+    from mlm_explained.chemistry import scaffold_agreement
     for name, col in [('BBBP.csv', 'SMILES'), ('bace.csv', 'mol'), ('clintox.csv', 'smiles')]:
         agreement = scaffold_agreement(pd.read_csv(shared_data/'smiles'/'moleculenet'/name)[col].tolist())
         assert agreement['same_group'] == 1.0 and agreement['groups_ours'] == agreement['groups_rdkit'], (name, agreement)
 
 def test_moleculenet_loader_errors(tmp_path, smiles_csv):
-    from mlm_explained.smiles import load_moleculenet
+    from mlm_explained.chemistry import load_moleculenet
     from mlm_explained.core import UserError
     with pytest.raises(UserError, match='no MoleculeNet file at'): load_moleculenet(tmp_path/'missing.csv')
     (tmp_path/'nosmiles.csv').write_text('id,p_np\n1,0\n')
@@ -127,7 +127,7 @@ def test_moleculenet_loader_errors(tmp_path, smiles_csv):
 
 def test_roc_auc_matches_sklearn():
     from sklearn.metrics import roc_auc_score
-    from mlm_explained.smiles import roc_auc, mean_roc_auc
+    from mlm_explained.chemistry import roc_auc, mean_roc_auc
     rng = np.random.default_rng(1)
     for _ in range(20):
         labels = rng.random(200) < 0.3; scores = rng.integers(0, 5, 200).astype(float)
@@ -141,26 +141,26 @@ def test_finetune_a_cli_run_on_bbbp(tmp_path, shared_data):
     res = run_cli('pretrain', '--data', shared_data/'smiles'/'moses_zinc_test10k.csv', '--tokenizer', 'smiles', '--respect-docs',
                   '--max-steps', 5, '--out', out, *TINY)
     assert res.returncode == 0, res.stderr
-    from mlm_explained.smiles import finetune
+    from mlm_explained.finetuning import finetune
     result = finetune(out, shared_data/'smiles'/'moleculenet'/'BBBP.csv', epochs=1, bs=64, out=tmp_path/'ft', progress=False)
     assert result['split'] == {'train': 1640, 'valid': 205, 'test': 205, 'scaffolds': 1027}
     assert 0 <= result['test'] <= 1 and result['best_epoch'] == 1 and result['kind'] == 'classification'
-    assert json.loads((tmp_path/'ft'/'finetune.json').read_text())['test'] == result['test']
-    res = run_cli('finetune', out, shared_data/'smiles'/'moleculenet'/'BBBP.csv', '--epochs', 1, '--bs', 64, '--out', tmp_path/'cli.json', '--no-progress')
+    assert json.loads((tmp_path/'ft'/'summary.json').read_text())['test'] == result['test']
+    res = run_cli('finetune', out, shared_data/'smiles'/'moleculenet'/'BBBP.csv', '--epochs', 1, '--bs', 64, '--out', tmp_path/'cli', '--no-progress')
     assert res.returncode == 0 and 'test ROC-AUC' in res.stdout, res.stderr
-    assert json.loads((tmp_path/'cli.json').read_text())['test'] == result['test']        # the CLI is the same function, same seed
+    assert json.loads((tmp_path/'cli'/'summary.json').read_text())['test'] == result['test']        # the CLI is the same function, same seed
 
 def test_exlm_pretrains_on_smiles_and_finetunes_through_the_cli(tmp_path, shared_data):
     out = tmp_path/'exlm'
     res = run_cli('pretrain', '--arch', 'exlm', '--expand-states', 2, '--data', shared_data/'smiles'/'moses_zinc_test10k.csv', '--tokenizer', 'smiles',
                   '--respect-docs', '--max-steps', 5, '--out', out, *TINY)
     assert res.returncode == 0, res.stderr
-    res = run_cli('finetune', out, shared_data/'smiles'/'moleculenet'/'clintox.csv', '--epochs', 1, '--bs', 64, '--out', tmp_path/'ft.json', '--no-progress')
+    res = run_cli('finetune', out, shared_data/'smiles'/'moleculenet'/'clintox.csv', '--epochs', 1, '--bs', 64, '--out', tmp_path/'ft', '--no-progress')
     assert res.returncode == 0 and 'test ROC-AUC' in res.stdout, res.stderr
-    result = json.loads((tmp_path/'ft.json').read_text())
+    result = json.loads((tmp_path/'ft'/'summary.json').read_text())
     assert 0 <= result['test'] <= 1
 
 def test_finetune_refuses_a_folder_that_is_not_a_run(tmp_path, smiles_csv):
-    from mlm_explained.smiles import finetune
+    from mlm_explained.finetuning import finetune
     from mlm_explained.core import UserError
     with pytest.raises(UserError, match='is not a pretraining run folder'): finetune(tmp_path, smiles_csv, tasks='active')
