@@ -1,6 +1,6 @@
-"""3ML benchmark: one training step (forward, backward, AdamW update) of 3ML (50% masking, the last 2 of 12 blocks as
-decoder) against the BERT baseline (15% masking, 12 blocks) at the same width, batch and sequence length, side by side in
-one process. FLOPs are counted by torch's FlopCounterMode (CPU attention included, see 08_late_masking) and compared
+"""3ML benchmark: one training step (forward, backward, AdamW update) of 3ML (50% masking, BERT-base's 12 blocks as the
+encoder and 2 decoder blocks on top, the paper's shape) against the BERT baseline (15% masking, 12 blocks) at the same width,
+batch and sequence length, side by side in one process. FLOPs are counted by torch's FlopCounterMode (CPU attention included, see 08_late_masking) and compared
 with the analytic formula at the expected token counts; step times are the best of --reps after a warm-up.
 
     python benchmarks/late_masking.py [--batch 8] [--seq 128] [--vocab 8000] [--reps 3] [--device cpu|cuda]
@@ -48,15 +48,16 @@ def main():
           f'torch {torch.__version__}; BERT-base width (12 blocks of 768, feed-forward 3072), batch {B}, sequence {T}, vocabulary {V}; '
           'one training step = forward, backward, AdamW')
     rows = []
+    late = lambda decoder: lambda: LateMaskMLM(LateMaskConfig(**base.__dict__, decoder_layers=2, decoder=decoder))
     for name, rate, make in [('BERT, 15%, 12 blocks', 0.15, lambda: BertMLM(base)),
-                             ('3ML_self, 50%, 10+2', 0.5, lambda: LateMaskMLM(LateMaskConfig(**{**base.__dict__, 'n_layers': 12}, decoder_layers=2))),
-                             ('3ML_cross, 50%, 10+2', 0.5, lambda: LateMaskMLM(LateMaskConfig(**{**base.__dict__, 'n_layers': 12}, decoder_layers=2, decoder='cross')))]:
+                             ('3ML_self, 50%, 12+2', 0.5, late('self')), ('3ML_cross, 50%, 12+2', 0.5, late('cross')),
+                             ('labelled, 50%, 12+2', 0.5, late('labelled'))]:
         torch.manual_seed(0)
         batch = masked_batch(B, T, V, rate)
         model = make()
         counted = count_flops(model, batch, backward=True)                # on the CPU: the counter needs no device
         model.zero_grad(set_to_none=True)
-        k, decoder = (0 if rate == 0.15 else 2), ('cross' if 'cross' in name else 'self')
+        k, decoder = (0 if rate == 0.15 else 2), next((d for d in ('cross', 'labelled') if d in name), 'self')
         m, n_v = expected_counts(T, rate)
         formula = B * train_flops(mlm_flops(T, n_labels=m, n_visible=n_v, decoder_layers=k, decoder=decoder, **dims))
         n_v_batch = int(((batch['input_ids'] != 4) & batch['attention_mask'].bool()).sum(1).max())     # rows padded to the longest

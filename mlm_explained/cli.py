@@ -36,7 +36,7 @@ def _add_pretrain_args(p):
     p.add_argument('--data', default=S, help="'embedded' (default), a text file or folder, a .csv (a 'text' or SMILES column), a save_to_disk folder, or hub:NAME[:CONFIG]")
     p.add_argument('--valid-data', dest='valid_data', default=S, help='held-out corpus (same forms as --data)')
     p.add_argument('--max-steps', dest='max_steps', type=int, default=S, help='optimiser steps (default 300)')
-    p.add_argument('--max-minutes', dest='max_minutes', type=float, default=S, help='also stop after this many minutes')
+    p.add_argument('--max-minutes', dest='max_minutes', type=float, default=S, help='also stop within this many minutes, the last evaluation and checkpoint included')
     p.add_argument('--eval-every', dest='eval_every', type=int, default=S, help='steps between evaluations and checkpoints')
     p.add_argument('--out', default='runs/demo', help='run folder (default runs/demo)')
     p.add_argument('--seq-len', dest='seq_len', type=int, default=S, help='tokens per block (default 128)')

@@ -1,4 +1,4 @@
-"""ExLM (Zheng et al., ICML 2025) replaces each [MASK] by k hidden states, gives every token two rotary position indices (where it is in the text, which state it is), links the states by a learned transition matrix, and trains with the DAG loss of `10_dag_loss`. The expansion built and checked against a plain loop, 2D rotary positions with a test that attention sees only relative positions, the model, decoding by the best alignment, a fastai Learner, and ExLM against BERT at equal steps and equal compute.
+"""ExLM (Zheng et al., ICML 2025) replaces each [MASK] by k hidden states, gives every token two rotary position indices (where it is in the text, which state it is), links the states by a learned transition matrix, and trains with the DAG loss of `10_dag_loss`. The expansion built and checked against a plain loop, 2D rotary positions with a test that attention sees only relative positions, the transition heads of the paper's code, the model, predictions from its own target-free marginal, a fastai Learner, ExLM against BERT, and the k = 1 sanity check: why ExLM with one state per [MASK] is not BERT until its transitions are learnt.
 
 Docs: https://mlm-explained.github.io/mlm_explained/exlm.html.md"""
 
@@ -16,30 +16,35 @@ from fastai.basics import Metric
 from .core import UserError, ArchSpec, register_arch
 from .masking import MaskingConfig, MLMCollator
 from .mlm import BertConfig, Encoder, MLMHead, MLMOutput, BertMLM, rotary_at, apply_rotary, cls_task_model
-from .dag_loss import dag_loss, dag_best_path, alignment_posteriors, plot_posteriors, allowed_transitions
+from .dag_loss import (dag_loss, dag_best_path, alignment_posteriors, plot_posteriors, allowed_transitions, transition_log_probs,
+                                    _logsumexp)
 
 # %% auto #0
-__all__ = ['expand_row_reference', 'expand_batch', 'expanded_sizes', 'plot_expansion', 'rope_2d', 'TransitionHeads', 'ExLMConfig',
-           'ExLM', 'make_exlm_collator', 'PredictionEntropy', 'exlm_encoder', 'ExLMEncoder']
+__all__ = ['BOUNDARY_IDS', 'expand_row_reference', 'expand_batch', 'expanded_sizes', 'plot_expansion', 'rope_2d',
+           'TransitionHeads', 'ExLMConfig', 'ExLM', 'make_exlm_collator', 'PredictionEntropy', 'exlm_encoder',
+           'ExLMEncoder']
 
 # %% ../nbs/11_exlm.ipynb #a8d07d67
-def expand_row_reference(ids:list[int], labels:list[int], k:int, mask_id:int=4) -> dict:
+BOUNDARY_IDS = (2, 3)   # [CLS] and [SEP]: every tokenizer of this project puts them there (data.SPECIAL_TOKENS)
+
+def expand_row_reference(ids:list[int], labels:list[int], k:int, mask_id:int=4, boundary_ids=BOUNDARY_IDS) -> dict:
     "One row's expansion (real tokens only, no padding), in plain Python: the reference for `expand_batch`."
     n = len(ids)
-    expand = [labels[t] != -100 or t in (0, n - 1) for t in range(n)]
-    out = {'ids': [], 'token_pos': [], 'state_pos': [], 'node_pos': [], 'targets': []}
+    expand = [labels[t] != -100 or ids[t] in boundary_ids or t in (0, n - 1) for t in range(n)]
+    out = {'ids': [], 'token_pos': [], 'state_pos': [], 'node_pos': [], 'targets': [], 'target_masked': []}
     for t in range(n):
         for s in range(k if expand[t] else 1):
             if expand[t]: out['node_pos'].append(len(out['ids']))      # this slot is a state of the DAG
             out['ids'].append(mask_id if labels[t] != -100 else ids[t])
             out['token_pos'].append(t); out['state_pos'].append(s + 1 if expand[t] else 0)
-        if expand[t]: out['targets'].append(labels[t] if labels[t] != -100 else ids[t])
+        if expand[t]:
+            out['targets'].append(labels[t] if labels[t] != -100 else ids[t]); out['target_masked'].append(labels[t] != -100)
     return out
 
 # %% ../nbs/11_exlm.ipynb #00906e3b
 def expand_batch(input_ids:torch.Tensor, attention_mask:torch.Tensor, labels:torch.Tensor, k:int, mask_id:int=4,
-                 expand_labels:bool=True) -> dict:
-    "Expand a padded masked batch `[B, T]`: labelled tokens (if `expand_labels`) and the first and last real token become k states each."
+                 expand_labels:bool=True, boundary_ids=BOUNDARY_IDS) -> dict:
+    "Expand a padded masked batch `[B, T]`: labelled tokens (if `expand_labels`), every [CLS] and [SEP], and the first and last real token become k states each."
     B, T = input_ids.shape
     dev = input_ids.device
     real = attention_mask.bool()
@@ -47,7 +52,8 @@ def expand_batch(input_ids:torch.Tensor, attention_mask:torch.Tensor, labels:tor
     if (n_real < 2).any(): raise UserError("a row has fewer than 2 real tokens", "every row needs at least [CLS] and [SEP]")
     t_idx = torch.arange(T, device=dev)[None]                                           # [1, T]
     masked = (labels != -100) & real if expand_labels else torch.zeros_like(real)
-    expand = masked | (t_idx == 0) | (t_idx == (n_real - 1)[:, None])                  # [B, T]
+    boundary = torch.isin(input_ids, torch.tensor(boundary_ids, device=dev)) & real     # inner [SEP]s too: document breaks
+    expand = masked | boundary | (t_idx == 0) | (t_idx == (n_real - 1)[:, None])       # [B, T]
     counts = torch.where(expand, k, 1) * real                                           # [B, T] slots per token
     new_len = counts.sum(1)                                                             # [B]
     start = counts.cumsum(1) - counts                                                   # [B, T] first slot of each token
@@ -71,7 +77,7 @@ def expand_batch(input_ids:torch.Tensor, attention_mask:torch.Tensor, labels:tor
     node_ok = target_ok.repeat_interleave(k, 1)
     return {'ids': exp_ids, 'valid': valid, 'token_pos': token_pos, 'state_pos': state_pos,
             'node_pos': torch.where(node_ok, node_pos, 0), 'node_len': n_exp * k,
-            'targets': torch.where(target_ok, targets, 0), 'target_len': n_exp}
+            'targets': torch.where(target_ok, targets, 0), 'target_len': n_exp, 'target_masked': masked.gather(1, order) & target_ok}
 
 # %% ../nbs/11_exlm.ipynb #ef62d265
 def expanded_sizes(T:int, rate:float, k:int) -> dict:
@@ -107,40 +113,49 @@ def rope_2d(token_pos:torch.Tensor, state_pos:torch.Tensor, head_dim:int):
 # %% ../nbs/11_exlm.ipynb #eed2f209
 class TransitionHeads(nn.Module):
     "log E `[B, N, N]` over the DAG's states from their hidden states `[B, N, C]`: `n_heads` attention-like scorers mixed by a gate."
-    def __init__(self, d_model:int, n_heads:int, max_states:int, k:int=4, prior:float=0.):
+    def __init__(self, d_model:int, n_heads:int, max_positions:int, k:int=4, scorer:str='concat', bonus:float|None=None):
         super().__init__()
         if d_model % n_heads: raise UserError(f"d_model {d_model} is not a multiple of link_heads {n_heads}", "change link_heads")
-        self.n_heads, self.max_states, self.k = n_heads, max_states, k
-        self.pos = nn.Embedding(max_states, d_model)
-        self.q, self.k_proj, self.gate = nn.Linear(d_model, d_model), nn.Linear(d_model, d_model), nn.Linear(d_model, n_heads)
-        # our choice, measured below: a learned bonus for stepping to the next expanded token's states (one target per [MASK])
-        self.prior = nn.Parameter(torch.tensor(float(prior)))
+        if scorer not in ('concat', 'sum'): raise UserError(f"unknown link_scorer {scorer!r}", "use 'concat' (the paper's) or 'sum'")
+        self.n_heads, self.max_positions, self.k, self.scorer = n_heads, max_positions, k, scorer
+        self.pos = nn.Embedding(max_positions, d_model)
+        d_in = 2 * d_model if scorer == 'concat' else d_model
+        self.q, self.k_proj, self.gate = nn.Linear(d_in, d_model), nn.Linear(d_in, d_model), nn.Linear(d_in, n_heads)
+        self.prior = None if bonus is None else nn.Parameter(torch.tensor(float(bonus)))   # the learned bonus (ours), if any
 
-    def forward(self, h:torch.Tensor, node_len:torch.Tensor) -> torch.Tensor:
+    def features(self, h:torch.Tensor, node_pos:torch.Tensor) -> torch.Tensor:
+        "x `[B, N, d_in]`: [h; e(position in the expanded sequence)] ('concat'), or h + e(index among the states) ('sum')."
+        idx = node_pos if self.scorer == 'concat' else torch.arange(h.shape[1], device=h.device).expand(h.shape[:2])
+        if int(idx.max()) >= self.max_positions: raise UserError(f"position {int(idx.max())} exceeds the {self.max_positions} the transition heads were built for", "raise max_len (positions = expand_states * max_len)")
+        e = self.pos(idx)                                                                 # [B, N, C]
+        return (torch.cat([h, e], -1) if self.scorer == 'concat' else h + e).float()
+
+    def forward(self, h:torch.Tensor, node_len:torch.Tensor, node_pos:torch.Tensor|None=None) -> torch.Tensor:
         B, N, C = h.shape
-        if N > self.max_states: raise UserError(f"{N} DAG states exceed the {self.max_states} the transition heads were built for", "raise max_len (states = expand_states * max_len)")
-        x = (h + self.pos(torch.arange(N, device=h.device))).float()                    # [B, N, C]
-        hd = C // self.n_heads
-        q = F.linear(x, self.q.weight.float(), self.q.bias.float()).view(B, N, self.n_heads, hd).transpose(1, 2)   # [B, H, N, hd]
-        k = F.linear(x, self.k_proj.weight.float(), self.k_proj.bias.float()).view(B, N, self.n_heads, hd).transpose(1, 2)
-        ok = allowed_transitions(N, node_len)                                               # [B, N, N] later, existing states
-        idx = torch.arange(N, device=h.device)
-        next_group = (idx[None, :] // self.k == idx[:, None] // self.k + 1).float()        # [N, N] u in the group after v's
-        scores = q @ k.transpose(-1, -2) / math.sqrt(hd) + self.prior * next_group          # [B, H, N, N]
-        # finite fill inside, -inf only at the end: a logsumexp over heads of all -inf would give NaN gradients
-        head_lp = scores.masked_fill(~ok[:, None], -1e4).log_softmax(-1)
+        if node_pos is None: node_pos = torch.arange(N, device=h.device).expand(B, N)
+        x, H, hd = self.features(h, node_pos), self.n_heads, C // self.n_heads
+        q = F.linear(x, self.q.weight.float(), self.q.bias.float()).view(B, N, H, hd).transpose(1, 2)        # [B, H, N, hd]
+        k = F.linear(x, self.k_proj.weight.float(), self.k_proj.bias.float()).view(B, N, H, hd).transpose(1, 2)
+        scores = q @ k.transpose(-1, -2) / math.sqrt(hd)                                  # [B, H, N, N]
+        if self.prior is not None:
+            idx = torch.arange(N, device=h.device)
+            scores = scores + self.prior * (idx[None, :] // self.k == idx[:, None] // self.k + 1).float()   # u in the group after v's
+        head_lp = transition_log_probs(scores, node_len)                                  # [B, H, N, N]: -inf off the DAG
         gate_lp = F.linear(x, self.gate.weight.float(), self.gate.bias.float()).log_softmax(-1)   # [B, N, H] per source state v
-        logT = torch.logsumexp(head_lp + gate_lp.transpose(1, 2)[..., None], dim=1)      # [B, N, N]
-        return logT.masked_fill(~ok, float('-inf'))
+        return _logsumexp(head_lp + gate_lp.transpose(1, 2)[..., None], dim=1)            # [B, N, N]; NaN-safe where a row is all -inf
 
 # %% ../nbs/11_exlm.ipynb #c03d3f0e
 @dataclass
 class ExLMConfig(BertConfig):
-    "ExLM's settings: a `BertConfig` (rotary positions, made 2D) plus the expansion and the transition heads."
-    expand_states: int = 4      # k: states per [MASK], [CLS] and [SEP] (paper: 4; 2 -> 4 helps, 8 slightly worse)
-    link_heads: int = 4         # heads of the transition scorer
-    link_prior: float = 3.      # initial bonus (learned) for a transition to the next expanded token's states; see the comparison below
-    dag_impl: str = 'auto'      # DAG loss: 'numba' (CPU), 'torch' (CPU or GPU), 'auto' (numba on CPU, torch on GPU)
+    "ExLM's settings: a `BertConfig` (rotary positions, made 2D) plus the expansion and the transition heads. The defaults are the paper's code; ours are named options."
+    expand_states: int = 4          # k: states per [MASK], [CLS] and [SEP] (paper: 4; 2 -> 4 helps, 8 slightly worse)
+    link_heads: int = 0             # heads of the transition scorer; 0: one per attention head (the paper's code)
+    link_scorer: str = 'concat'     # 'concat': [hidden; embedding of the position in the expanded sequence] (the paper's code); 'sum': hidden + embedding of the state's index (ours)
+    link_bonus: float|None = None   # ours, an ablation: a learned bonus for stepping to the next expanded token's states, starting at this value; None: none (the paper's code)
+    rope_2d: bool = True            # 2D rotary positions (the paper); False: every channel rotated by the token index, as in BERT (an ablation for k = 1)
+    link_grad: bool = True          # the transition loss trains the encoder too (the paper's code); False: the links read detached hidden states (an ablation for k = 1)
+    eval_decode: str = 'marginal'   # each [MASK]'s prediction: 'marginal', sum_u P(a_i = u) p_u without the target; 'best_path': the state the best target-free path picks
+    dag_impl: str = 'auto'          # DAG loss: 'numba' (CPU), 'torch' (CPU or GPU), 'auto' (numba on CPU, torch on GPU)
     mask_id: int = 4
 
     def __post_init__(self):
@@ -149,22 +164,31 @@ class ExLMConfig(BertConfig):
         if (self.d_model // self.n_heads) % 4: raise UserError(f"ExLM's 2D rotary positions need a head size divisible by 4, got {self.d_model // self.n_heads}", "change d_model or n_heads")
         if not 1 <= self.expand_states <= 16: raise UserError(f"--expand-states must be between 1 and 16, got {self.expand_states}", "the paper uses 4")
         if self.dag_impl not in ('auto', 'torch', 'numba'): raise UserError(f"unknown dag_impl {self.dag_impl!r}", "use 'auto', 'torch' or 'numba'")
+        if self.eval_decode not in ('marginal', 'best_path'): raise UserError(f"unknown eval_decode {self.eval_decode!r}", "use 'marginal' or 'best_path'")
+
+    @staticmethod
+    def upgrade(run_config:dict) -> dict:
+        "A run folder's config from before the paper's scorer was the default (it has `link_prior`): the scorer and decoding it was trained with."
+        if 'link_prior' not in run_config: return run_config
+        old = {k: v for k, v in run_config.items() if k != 'link_prior'}
+        return {**old, 'link_scorer': 'sum', 'link_bonus': run_config['link_prior'], 'eval_decode': 'best_path', 'rope_2d': True}
 
 # %% ../nbs/11_exlm.ipynb #62ae930b
 class ExLM(nn.Module):
-    "ExLM: the batch dict of a masked batch -> `MLMOutput` (DAG loss; in eval, the logits of the decoded state of each [MASK])."
+    "ExLM: the batch dict of a masked batch -> `MLMOutput` (DAG loss; in eval, each [MASK]'s log-probabilities, found without its target)."
     def __init__(self, cfg:ExLMConfig):
         super().__init__()
         self.cfg = cfg
         self.encoder = Encoder(cfg)
         self.head = MLMHead(cfg, self.encoder.tok_emb)
-        self.links = TransitionHeads(cfg.d_model, cfg.link_heads, cfg.expand_states * cfg.max_len, cfg.expand_states, cfg.link_prior)
+        self.links = TransitionHeads(cfg.d_model, cfg.link_heads or cfg.n_heads, cfg.expand_states * cfg.max_len, cfg.expand_states, cfg.link_scorer, cfg.link_bonus)
         self.apply(BertMLM._init_weights)
 
     def encode(self, input_ids, attention_mask, labels, expand_labels:bool=True):
         "Expand the batch and run the encoder: (hidden `[B, L, C]` of the expanded sequence, the expansion dict)."
         ex = expand_batch(input_ids, attention_mask, labels, self.cfg.expand_states, self.cfg.mask_id, expand_labels)
-        rope = rope_2d(ex['token_pos'], ex['state_pos'], self.cfg.d_model // self.cfg.n_heads)
+        hd = self.cfg.d_model // self.cfg.n_heads
+        rope = rope_2d(ex['token_pos'], ex['state_pos'], hd) if self.cfg.rope_2d else rotary_at(ex['token_pos'], hd)
         return self.encoder(ex['ids'], ex['valid'], rope=rope), ex
 
     def tables(self, input_ids, attention_mask, labels):
@@ -174,7 +198,8 @@ class ExLM(nn.Module):
         logits = F.linear(self.head.transform(nodes), self.head.embedding.weight, self.head.bias)    # [B, N, V]
         logp = logits.float().log_softmax(-1)
         em = logp.gather(2, ex['targets'][:, None, :].expand(-1, logp.shape[1], -1)).transpose(1, 2)   # [B, M, N]
-        return logits, logp, em, self.links(nodes, ex['node_len']), ex
+        links = self.links(nodes if self.cfg.link_grad else nodes.detach(), ex['node_len'], ex['node_pos'])
+        return logits, logp, em, links, ex
 
     def forward(self, batch:dict) -> MLMOutput:
         labels = batch['labels']
@@ -188,14 +213,18 @@ class ExLM(nn.Module):
 
     @torch.no_grad()
     def decode(self, logp, logits, em, logT, ex) -> torch.Tensor:
-        "Logits `[n_masks, V]` of the state the best target-free path puts each [MASK] on."
-        B, M, N = em.shape
-        scores = logp.max(-1).values[:, None, :].expand(B, M, N)                   # any token: each state's best emission
-        ends = (torch.arange(M, device=em.device)[None] == 0) | (torch.arange(M, device=em.device)[None] == (ex['target_len'] - 1)[:, None])
-        scores = torch.where(ends[..., None], em, scores)                          # [CLS] and [SEP] are known, not decoded
-        path, _ = dag_best_path(scores, logT, ex['target_len'], ex['node_len'])    # [B, M]
-        inner = (torch.arange(M, device=em.device)[None] > 0) & ~ends & (path >= 0)   # the [MASK] slots of the target
-        return logits[torch.arange(B, device=em.device)[:, None].expand(B, M)[inner], path[inner]]   # [n_masks, V]
+        "Log-probabilities `[n_masks, V]` of each [MASK], found without its target: the marginal over states ('marginal') or the best path's state ('best_path')."
+        masked = ex['target_masked']                                                # [B, M]: the targets a prediction must not see
+        if self.cfg.eval_decode == 'marginal':
+            unknown = torch.where(masked[..., None], 0., em)                         # log 1: any state may emit a [MASK]'s token
+            post = alignment_posteriors(unknown, logT, ex['target_len'], ex['node_len'])   # [B, M, N]: P(a_i = u), target-free
+            probs = torch.einsum('bmn,bnv->bmv', post, logp.exp())[masked]           # [n_masks, V]: sum_u P(a_i = u) p_u
+            return probs.clamp_min(1e-30).log()
+        scores = torch.where(masked[..., None], logp.max(-1).values[:, None, :], em)   # any token at a [MASK]: each state's best emission
+        path, _ = dag_best_path(scores, logT, ex['target_len'], ex['node_len'])     # [B, M]
+        B, M = masked.shape
+        keep = masked & (path >= 0)
+        return logp[torch.arange(B, device=em.device)[:, None].expand(B, M)[keep], path[keep]]   # [n_masks, V]
 
 # %% ../nbs/11_exlm.ipynb #b8a7dc87
 def make_exlm_collator(info, masking:MaskingConfig, seed:int=0):

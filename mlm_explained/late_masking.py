@@ -1,4 +1,4 @@
-"""Masked language modelling where the encoder's first layers never see a [MASK]: they run on the unmasked tokens only, a shorter sequence, and the [MASK]s are appended at a later layer where a small decoder runs. With 50% masking this costs a fraction of BERT's compute. The FLOP formula checked against PyTorch's counter, the gather and the scatter, the decoder in two variants, fine-tuning without the decoder, and tiny-scale experiments.
+"""Masked language modelling where the encoder's first layers never see a [MASK]: they run on the unmasked tokens only, a shorter sequence, and the [MASK]s are appended at a later layer where a small decoder runs. With 50% masking this costs a fraction of BERT's compute. The FLOP formula checked against PyTorch's counter, the gather and the scatter, the decoder in three variants (the paper's two and one of ours), fine-tuning without the decoder, and tiny-scale experiments.
 
 Docs: https://mlm-explained.github.io/mlm_explained/late_masking.html.md"""
 
@@ -15,21 +15,26 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count, sdpa_backward_flop_count
 from .core import UserError, ArchSpec, register_arch
 from .masking import exact_count, mask_text, COLOURS
-from .mlm import (BertConfig, BertMLM, Encoder, EncoderBlock, MLMHead, MLMOutput, rotary_tables, rotary_at,
+from .mlm import (BertConfig, BertMLM, Encoder, EncoderBlock, SelfAttention, MLMHead, MLMOutput, rotary_tables, rotary_at,
                                apply_rotary, make_mlm_collator, EncoderClassifier, cls_task_model)
 
 # %% auto #0
-__all__ = ['CPU_ATTENTION_FLOPS', 'block_flops', 'cross_block_flops', 'head_flops', 'mlm_flops', 'train_flops', 'expected_counts',
-           'count_flops', 'visible_positions', 'scatter_back', 'plot_late_masking', 'LateMaskConfig', 'encoder_config',
-           'CrossBlock', 'LateMaskMLM', 'late_mask_encoder']
+__all__ = ['CPU_ATTENTION_FLOPS', 'DECODERS', 'block_flops', 'cross_block_flops', 'labelled_block_flops', 'head_flops',
+           'mlm_flops', 'train_flops', 'expected_counts', 'count_flops', 'visible_positions', 'scatter_back',
+           'plot_late_masking', 'LateMaskConfig', 'encoder_config', 'CrossBlock', 'LabelledBlock', 'LateMaskMLM',
+           'late_mask_encoder']
 
 # %% ../nbs/08_late_masking.ipynb #3b9e55c3
 def block_flops(n:float, d:int, d_ff:int) -> float:
     "Forward FLOPs (2 per multiply-add) of a self-attention block over n tokens: projections 8nd^2, attention 4n^2d, feed-forward 4nd*d_ff."
     return 8 * n * d * d + 4 * n * n * d + 4 * n * d * d_ff
 
-def cross_block_flops(n_q:float, n_mem:float, d:int, d_ff:int) -> float:
-    "Forward FLOPs of a 3ML_cross decoder block: n_q queries attend to [n_mem encoder outputs; themselves]; only the queries go on."
+def cross_block_flops(T:float, n_mem:float, d:int, d_ff:int) -> float:
+    "Forward FLOPs of a 3ML_cross decoder block: a self-attention block over all T positions, plus their cross-attention to n_mem encoder outputs."
+    return block_flops(T, d, d_ff) + 4 * T * d * d + 4 * n_mem * d * d + 4 * T * n_mem * d    # q and out; k and v of the memory; attention
+
+def labelled_block_flops(n_q:float, n_mem:float, d:int, d_ff:int) -> float:
+    "Forward FLOPs of a labelled-positions decoder block (ours): n_q queries attend to [n_mem encoder outputs; themselves]; only the queries go on."
     n_kv = n_mem + n_q
     return 4 * n_q * d * d + 4 * n_kv * d * d + 4 * n_q * n_kv * d + 4 * n_q * d * d_ff   # q and out; k and v; attention; FFN
 
@@ -38,16 +43,18 @@ def head_flops(n_labels:float, d:int, vocab:int) -> float:
     return 2 * n_labels * d * (d + vocab)
 
 def mlm_flops(T:int, d:int, d_ff:int, vocab:int, n_layers:int, n_labels:float, decoder_layers:int=0,
-              n_visible:float|None=None, decoder:str='self') -> dict:
-    "Forward FLOPs of one sequence: BERT (decoder_layers=0), or 3ML whose first n_layers - decoder_layers blocks see n_visible tokens."
+              n_visible:float|None=None, decoder:str='self', on_top:bool=True) -> dict:
+    "Forward FLOPs of one sequence: BERT's n_layers blocks (decoder_layers=0), or 3ML: n_layers encoder blocks over n_visible tokens, then decoder_layers blocks (on_top=False: carved out of the n_layers)."
     if decoder_layers == 0:
         parts = {'encoder': n_layers * block_flops(T, d, d_ff), 'decoder': 0.}
         attention = n_layers * 4 * T * T * d
     else:
-        n_enc = n_layers - decoder_layers
-        dec = block_flops(T, d, d_ff) if decoder == 'self' else cross_block_flops(n_labels, n_visible, d, d_ff)
+        n_enc = n_layers if on_top else n_layers - decoder_layers
+        dec = {'self': lambda: block_flops(T, d, d_ff), 'cross': lambda: cross_block_flops(T, n_visible, d, d_ff),
+               'labelled': lambda: labelled_block_flops(n_labels, n_visible, d, d_ff)}[decoder]()
+        dec_attention = {'self': T * T, 'cross': T * T + T * n_visible, 'labelled': n_labels * (n_visible + n_labels)}[decoder]
         parts = {'encoder': n_enc * block_flops(n_visible, d, d_ff), 'decoder': decoder_layers * dec}
-        attention = 4 * d * (n_enc * n_visible ** 2 + decoder_layers * (T * T if decoder == 'self' else n_labels * (n_visible + n_labels)))
+        attention = 4 * d * (n_enc * n_visible ** 2 + decoder_layers * dec_attention)
     parts['head'] = head_flops(n_labels, d, vocab)
     return {**parts, 'total': sum(parts.values()), 'attention': attention}   # attention: the part of encoder + decoder in QK^T and AV
 
@@ -116,26 +123,70 @@ def plot_late_masking(text:str, tokenizer, rate:float=0.5, row_key:int=0, ax=Non
 # %% ../nbs/08_late_masking.ipynb #da2d7ab8
 @dataclass
 class LateMaskConfig(BertConfig):
-    "`BertConfig` cut in two: the first n_layers - decoder_layers blocks see only the tokens that are not [MASK], the last decoder_layers see all."
-    n_layers: int = 4            # all blocks, encoder and decoder (3ML on BERT-base: 12)
-    decoder_layers: int = 1      # the last blocks, where the [MASK]s come in; dropped for fine-tuning (3ML: 2 of 12)
-    decoder: str = 'self'        # 'self': self-attention over the whole sequence; 'cross': the labelled positions attend to the encoder
-    mask_id: int = 4             # [MASK]'s id: every tokenizer of this project puts it at 4 (data.SPECIAL_TOKENS)
+    "`BertConfig` plus a decoder: n_layers encoder blocks see only the tokens that are not [MASK], then decoder_layers blocks on top see them all."
+    n_layers: int = 4               # encoder blocks: as deep as the BERT it is compared with (3ML on BERT-base: 12)
+    decoder_layers: int = 1         # blocks on top, where the [MASK]s come in; dropped for fine-tuning (the paper: 2, for base and large)
+    decoder: str = 'self'           # 'self' (3ML_self): self-attention over the whole sequence; 'cross' (3ML_cross): self-attention over
+                                    # the whole sequence plus cross-attention to the encoder's output; 'labelled' (ours): only the labelled
+                                    # positions go on, attending to [encoder output; themselves]
+    decoder_on_top: bool = True     # the decoder comes on top of the n_layers encoder blocks (the paper's budgets); False: it is the last
+                                    # decoder_layers of the n_layers (this library before; run folders of then load that way)
+    mask_id: int = 4                # [MASK]'s id: every tokenizer of this project puts it at 4 (data.SPECIAL_TOKENS)
 
     def __post_init__(self):
         super().__post_init__()
-        if not 0 < self.decoder_layers < self.n_layers:
-            raise UserError(f"decoder_layers must be from 1 to n_layers - 1 = {self.n_layers - 1}, got {self.decoder_layers}", "change --decoder-layers, or n_layers in --config")
-        if self.decoder not in ('self', 'cross'): raise UserError(f"unknown decoder {self.decoder!r}", "use --decoder self or --decoder cross")
+        if self.decoder_layers < 1: raise UserError(f"decoder_layers must be at least 1, got {self.decoder_layers}", "change --decoder-layers")
+        if not self.decoder_on_top and self.decoder_layers >= self.n_layers:
+            raise UserError(f"decoder_layers must be from 1 to n_layers - 1 = {self.n_layers - 1} when carved out of them, got {self.decoder_layers}", "change --decoder-layers, or n_layers in --config")
+        if self.decoder not in DECODERS: raise UserError(f"unknown decoder {self.decoder!r}", f"use --decoder {' or '.join(DECODERS)}")
+
+    @property
+    def encoder_layers(self) -> int: return self.n_layers if self.decoder_on_top else self.n_layers - self.decoder_layers
+
+    @staticmethod
+    def upgrade(run_config:dict) -> dict:
+        "A run folder's config from before the decoder went on top (no `decoder_on_top`): its decoder was carved out of n_layers, and 'cross' meant the labelled-positions decoder."
+        if 'decoder_on_top' in run_config: return run_config
+        return {**run_config, 'decoder_on_top': False, 'decoder': 'labelled' if run_config.get('decoder') == 'cross' else run_config.get('decoder', 'self')}
+
+DECODERS = ('self', 'cross', 'labelled')
 
 def encoder_config(cfg:BertConfig) -> BertConfig:
-    "The plain `BertConfig` of a 3ML model's encoder (its first n_layers - decoder_layers blocks)."
+    "The plain `BertConfig` of a 3ML model's encoder: what fine-tuning keeps."
     kept = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(BertConfig)}
-    return BertConfig(**{**kept, 'n_layers': cfg.n_layers - getattr(cfg, 'decoder_layers', 0)})
+    return BertConfig(**{**kept, 'n_layers': getattr(cfg, 'encoder_layers', cfg.n_layers)})
 
 # %% ../nbs/08_late_masking.ipynb #479f22bb
+def _cross_attention(q_in, memory, q_pos, mem_pos, mem_valid, proj_q, proj_kv, out, n_heads:int, rotary:bool, dropout:float):
+    "Queries `[B, m, C]` at positions q_pos attend to `memory` `[B, n, C]` at mem_pos (False in mem_valid: padding)."
+    B, m, C = q_in.shape
+    H, hd = n_heads, C // n_heads
+    q = proj_q(q_in).view(B, m, H, hd).transpose(1, 2)                                           # [B, H, m, hd]
+    k, v = proj_kv(memory).view(B, -1, 2, H, hd).permute(2, 0, 3, 1, 4)                          # 2 x [B, H, n, hd]
+    if rotary: q, k = apply_rotary(q, *rotary_at(q_pos, hd)), apply_rotary(k, *rotary_at(mem_pos, hd))
+    y = F.scaled_dot_product_attention(q, k, v, attn_mask=mem_valid[:, None, None, :], dropout_p=dropout)
+    return out(y.transpose(1, 2).reshape(B, m, C))
+
 class CrossBlock(nn.Module):
-    "A 3ML_cross decoder block (pre-LN): queries attend to [encoder output; queries], then a feed-forward; the encoder output is not updated."
+    "A 3ML_cross decoder block (pre-LN): self-attention over the whole sequence, cross-attention to the encoder's output, a feed-forward."
+    def __init__(self, cfg:LateMaskConfig):
+        super().__init__()
+        d, self.n_heads, self.rotary, self.dropout = cfg.d_model, cfg.n_heads, cfg.positions == 'rotary', cfg.dropout
+        self.ln1, self.attn = nn.LayerNorm(d), SelfAttention(cfg)
+        self.ln_q, self.ln_mem = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.q, self.kv, self.out = nn.Linear(d, d), nn.Linear(d, 2 * d), nn.Linear(d, d)
+        self.ln2, self.ffn = nn.LayerNorm(d), nn.Sequential(nn.Linear(d, cfg.d_ff), nn.GELU(), nn.Linear(cfg.d_ff, d))
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x, attend, rope, x_pos, memory, mem_pos, mem_valid):
+        "x [B, T, C] at positions x_pos [B, T] (attend: its keys); memory [B, n, C] at mem_pos [B, n], False in mem_valid at padding."
+        x = x + self.drop(self.attn(self.ln1(x), attend, rope))
+        x = x + self.drop(_cross_attention(self.ln_q(x), self.ln_mem(memory), x_pos, mem_pos, mem_valid, self.q, self.kv, self.out,
+                                           self.n_heads, self.rotary, self.dropout if self.training else 0.))
+        return x + self.drop(self.ffn(self.ln2(x)))
+
+class LabelledBlock(nn.Module):
+    "A labelled-positions decoder block (ours, pre-LN): queries attend to [encoder output; queries], then a feed-forward; the encoder output is not updated."
     def __init__(self, cfg:LateMaskConfig):
         super().__init__()
         d, self.n_heads, self.rotary, self.dropout = cfg.d_model, cfg.n_heads, cfg.positions == 'rotary', cfg.dropout
@@ -146,15 +197,9 @@ class CrossBlock(nn.Module):
 
     def forward(self, x, x_pos, x_valid, memory, mem_pos, mem_valid):
         "x [B, m, C]: queries at positions x_pos [B, m]; memory [B, n, C] at mem_pos [B, n]; x_valid and mem_valid are False at padding."
-        B, m, C = x.shape
-        H, hd = self.n_heads, C // self.n_heads
-        q = self.q(self.ln_q(x)).view(B, m, H, hd).transpose(1, 2)                              # [B, H, m, hd]
-        k, v = self.kv(self.ln_kv(torch.cat([memory, x], 1))).view(B, -1, 2, H, hd).permute(2, 0, 3, 1, 4)   # 2 x [B, H, n+m, hd]
-        if self.rotary:
-            q, k = apply_rotary(q, *rotary_at(x_pos, hd)), apply_rotary(k, *rotary_at(torch.cat([mem_pos, x_pos], 1), hd))
-        attend = torch.cat([mem_valid, x_valid], 1)[:, None, None, :]                           # [B, 1, 1, n+m]
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=attend, dropout_p=self.dropout if self.training else 0.)
-        x = x + self.drop(self.out(y.transpose(1, 2).reshape(B, m, C)))
+        kv = self.ln_kv(torch.cat([memory, x], 1))                                               # [B, n+m, C]
+        x = x + self.drop(_cross_attention(self.ln_q(x), kv, x_pos, torch.cat([mem_pos, x_pos], 1), torch.cat([mem_valid, x_valid], 1),
+                                           self.q, self.kv, self.out, self.n_heads, self.rotary, self.dropout if self.training else 0.))
         return x + self.drop(self.ffn(self.ln2(x)))
 
 # %% ../nbs/08_late_masking.ipynb #ffd08379
@@ -165,7 +210,7 @@ class LateMaskMLM(nn.Module):
         self.cfg = cfg
         self.encoder = Encoder(encoder_config(cfg))                                      # what fine-tuning keeps
         self.mask_emb = nn.Parameter(torch.zeros(cfg.d_model))                           # the appended [MASK]'s input
-        Block = EncoderBlock if cfg.decoder == 'self' else CrossBlock
+        Block = {'self': EncoderBlock, 'cross': CrossBlock, 'labelled': LabelledBlock}[cfg.decoder]
         self.decoder = nn.ModuleList([Block(cfg) for _ in range(cfg.decoder_layers)])
         self.ln_f = nn.LayerNorm(cfg.d_model)
         self.head = MLMHead(cfg, self.encoder.tok_emb)
@@ -185,10 +230,12 @@ class LateMaskMLM(nn.Module):
         filler = self.mask_emb.expand(B, T, -1)
         if self.encoder.pos_emb is not None: filler = filler + self.encoder.pos_emb(torch.arange(T, device=input_ids.device))
         x = scatter_back(states, positions, valid, filler)                               # [B, T, C]: [MASK]s appended
-        if self.cfg.decoder == 'self':
+        if self.cfg.decoder in ('self', 'cross'):
             rope = rotary_tables(T, self.cfg.d_model // self.cfg.n_heads, input_ids.device) if self.encoder.pos_emb is None else None
             attend = attention_mask.bool()[:, None, None, :]
-            for block in self.decoder: x = block(x, attend, rope)
+            x_pos = torch.arange(T, device=input_ids.device).expand(B, T)
+            for block in self.decoder:
+                x = block(x, attend, rope) if self.cfg.decoder == 'self' else block(x, attend, rope, x_pos, states, positions, valid)
             return self.head(self.ln_f(x), labels, sparse=self.cfg.sparse_head)
         q_pos, q_valid = visible_positions(labels != -100)                               # [B, m]: only labelled positions go on
         q = x.gather(1, q_pos[..., None].expand(-1, -1, x.shape[-1]))                    # [B, m, C]
@@ -200,5 +247,5 @@ def late_mask_encoder(model:LateMaskMLM) -> Encoder: return model.encoder       
 
 register_arch(ArchSpec('3ml', LateMaskConfig, LateMaskMLM, make_mlm_collator, '3ML: encoder on unmasked tokens, [MASK]s appended for a small decoder',
                        encoder_of=late_mask_encoder, task_model=cls_task_model(late_mask_encoder),
-                       cli_options={'decoder_layers': 'blocks after the [MASK]s are appended (of n_layers)',
-                                    'decoder': "'self' (full-length self-attention) or 'cross' (labelled positions attend to the encoder)"}));
+                       cli_options={'decoder_layers': 'decoder blocks on top of the n_layers encoder blocks, where the [MASK]s come in (default 1)',
+                                    'decoder': "'self' (3ML_self), 'cross' (3ML_cross: self-attention plus cross-attention to the encoder) or 'labelled' (ours: only the labelled positions go on)"}));

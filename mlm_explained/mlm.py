@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from fastai.basics import Learner, Metric, Callback, DataLoaders, Adam, CancelFitException, CancelBatchException
+from fastai.basics import Learner, Metric, Callback, DataLoaders, Adam, CancelFitException, CancelBatchException, CancelTrainException
 from fastai.callback.training import GradientAccumulation
 from fastcore.basics import patch
 from fastai.callback.fp16 import MixedPrecision
@@ -263,10 +263,18 @@ class WarmupLinearDecay(Callback):
 
 # %% ../nbs/03_mlm.ipynb #3edf28fc
 class StepBudget(Callback):
-    "Train for exactly `max_steps` optimiser steps: the last epoch is shortened to fit; optionally stop after `max_seconds`."
+    "Train for exactly `max_steps` optimiser steps: the last epoch is shortened to fit; optionally stop within `max_seconds`, its last evaluation included."
     order = 55   # after the Recorder (50) has logged the epoch; before the progress bar (60) reads the epoch length
     def __init__(self, max_steps:int, max_seconds:float|None=None): self.max_steps, self.max_seconds = max_steps, max_seconds
-    def before_fit(self): self.t0, self.full_epoch = time.time(), len(self.dls.train)
+    def before_fit(self): self.t0, self.full_epoch, self.eval_seconds = time.time(), len(self.dls.train), 0.
+    def before_validate(self): self.t_eval = time.time()
+    def after_validate(self): self.eval_seconds = time.time() - self.t_eval            # the last evaluation's cost, reserved from then on
+    def _over_budget(self) -> bool: return self.max_seconds is not None and time.time() - self.t0 + self.eval_seconds > self.max_seconds
+    def before_batch(self): self.step_before = self.learn.step_counter.step
+    def after_batch(self):
+        # checked at every optimiser step (never mid-accumulation), leaving room for the evaluation that closes the run
+        if self.training and self.learn.step_counter.step != self.step_before and self._over_budget(): raise CancelTrainException()
+    def after_cancel_train(self): self.recorder.cancel_train = False   # the interval ends early, as planned: the Recorder logs its train loss as usual
     def before_train(self):
         # an epoch ends where the stream reaches the next multiple of the interval: also after a resume from mid-interval
         to_next_eval = self.full_epoch - self.dls.train.cursor % self.full_epoch
@@ -274,9 +282,7 @@ class StepBudget(Callback):
         self.dls.train.batches_per_epoch = max(1, min(to_next_eval, remaining_batches))
     def after_fit(self): self.dls.train.batches_per_epoch = self.full_epoch
     def after_epoch(self):
-        # the time budget is checked at evaluations, so a run overshoots it by at most one evaluation interval
-        out_of_time = self.max_seconds is not None and time.time() - self.t0 > self.max_seconds
-        if self.learn.step_counter.step >= self.max_steps or out_of_time: raise CancelFitException()
+        if self.learn.step_counter.step >= self.max_steps or self._over_budget(): raise CancelFitException()
 
 class TokenCounter(Callback):
     "Real (non-padding) tokens seen in training."

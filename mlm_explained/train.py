@@ -47,7 +47,7 @@ class TrainConfig:
     batch_size: int = 32
     grad_accum: int = 1                # batches per optimiser step
     max_steps: int = 300               # optimiser steps
-    max_minutes: float|None = None     # also stop after this long (checked at evaluations)
+    max_minutes: float|None = None     # also stop within this long: checked at every optimiser step, leaving room for the last evaluation
     eval_every: int = 50               # steps between evaluations (and checkpoints)
     lr: float = 2e-3
     warmup: float = 0.06               # fraction of max_steps spent warming up
@@ -345,7 +345,8 @@ def _read_run_config(run_dir:Path) -> dict:
     fix = "restore the run folder's config.json from a copy"
     cfg = _read_json_object(path, fix, fix)
     if 'arch' not in cfg: raise UserError(f"{path} is not a run config (no 'arch')", fix)
-    return cfg
+    upgrade = getattr(get_arch(cfg['arch']).config_cls, 'upgrade', None)   # a config.json of an older version, read as it was trained
+    return upgrade(cfg) if upgrade else cfg
 
 def pretrain(overrides:dict|None=None, out='runs/demo', config_file:str|None=None, resume:bool=False, progress:bool=True, cbs=None) -> dict:
     "Run (or resume) a pretraining run into `out`, with extra fastai callbacks `cbs`; returns the summary dict."

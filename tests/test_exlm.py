@@ -25,6 +25,8 @@ def test_exlm_pretrains_through_the_cli_fills_masks_and_fine_tunes(tmp_path):
     encoder.eval()
     with torch.no_grad(): h = encoder(ids)
     assert h.shape == (1, ids.shape[1] + 2 * (2 - 1), 32) and torch.isfinite(h).all()   # only [CLS] and [SEP] expanded
+    pair = torch.tensor([tok.encode('paris .').ids[:-1] + [3] + tok.encode('france .', add_special_tokens=False).ids + [3]])
+    with torch.no_grad(): assert encoder(pair).shape[1] == pair.shape[1] + 3 * (2 - 1)          # [CLS] and both [SEP]s of a pair
     assert EncoderClassifier(encoder, 3)(ids).shape == (1, 3)
 
 def test_dag_loss_numba_and_torch_match_brute_force_with_gradients():
@@ -57,3 +59,17 @@ def test_bad_exlm_settings_get_one_line_errors(tmp_path, args, message):
     else: args = args + TINY
     res = run_cli('pretrain', *args, '--max-steps', 2, '--out', tmp_path/'run')
     assert res.returncode == 2 and message in res.stderr and 'Traceback' not in res.stderr, res.stderr
+
+def test_an_exlm_run_folder_of_the_earlier_defaults_still_loads(tmp_path):
+    "Before the paper's transition scorer was the default, a run had `link_prior` (our bonus) and the summed scorer: such a folder loads as it was trained."
+    (tmp_path/'ours.json').write_text(json.dumps({**json.loads((ROOT/'tests'/'tiny.json').read_text()), 'link_scorer': 'sum', 'link_bonus': 3.0}))
+    out = tmp_path/'exlm'
+    assert run_cli('pretrain', '--arch', 'exlm', '--expand-states', 2, '--max-steps', 2, '--eval-every', 2, '--out', out, '--config', tmp_path/'ours.json').returncode == 0
+    from mlm_explained.train import load_pretrained
+    model, _, _ = load_pretrained(out, 'cpu')
+    config = json.loads((out/'config.json').read_text())
+    old = {k: v for k, v in config.items() if k not in ('link_scorer', 'link_bonus', 'eval_decode', 'rope_2d', 'link_grad')}
+    (out/'config.json').write_text(json.dumps({**old, 'link_prior': 3.0}))
+    loaded, _, cfg = load_pretrained(out, 'cpu')
+    assert (cfg['link_scorer'], cfg['link_bonus'], cfg['eval_decode']) == ('sum', 3.0, 'best_path') and 'link_prior' not in cfg
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), loaded.state_dict().values()))

@@ -209,3 +209,16 @@ def test_a_failed_save_leaves_the_previous_files_intact(trained, tmp_path):
     res = run_cli('pretrain', '--resume', '--max-steps', 20, '--out', run)     # and the run goes on once there is room
     assert res.returncode == 0, res.stderr
     assert [int(r[0]) for r in losses(run)] == [5, 10, 15, 20]
+
+def test_a_time_budget_holds_within_seconds(tmp_path):
+    "--max-minutes is checked at every optimiser step and leaves room for the closing evaluation: no longer one evaluation interval late."
+    import time
+    from mlm_explained.train import pretrain, read_metrics
+    budget = 8.
+    t0 = time.time()
+    summary = pretrain({'max_steps': 100000, 'eval_every': 100000, 'max_minutes': budget / 60, 'd_model': 32, 'n_layers': 1, 'n_heads': 2, 'd_ff': 64,
+                        'seq_len': 64, 'batch_size': 8, 'tokenizer_vocab': 512}, out=tmp_path/'run', progress=False)
+    rows = read_metrics(tmp_path/'run')
+    assert 0 < summary['steps'] < 100000 and rows[-1]['step'] == summary['steps']        # stopped mid-interval, evaluated, checkpointed
+    assert rows[-1]['seconds'] <= budget + 3, rows[-1]                                     # training and its evaluation, within seconds of the budget
+    assert time.time() - t0 < budget + 30                                                  # data preparation and writing the folder on top
