@@ -70,10 +70,8 @@ def test_random_init_is_the_same_arch_without_pretraining(runs):
     assert not any(k.startswith('decoder') or '.decoder.' in k for k in a)           # 3ML's decoder is not fine-tuned
 
 def test_elmo_frozen_trains_only_the_mix_and_the_task_model(runs, glue):
-    import torch
-    from mlm_explained.finetuning import finetune, task_model_of
+    from mlm_explained.finetuning import task_model_of
     model, *_ = task_model_of(runs['elmo'], 2, mode='frozen')
-    before = {k: v.clone() for k, v in model.embedder.lm.state_dict().items()}
     assert not any(p.requires_grad for p in model.embedder.lm.parameters())
     full, *_ = task_model_of(runs['elmo'], 2, mode='full')
     assert all(p.requires_grad for p in full.embedder.lm.parameters())
