@@ -13,24 +13,19 @@ import pandas as pd
 import torch
 from .core import UserError, get_arch, config_from_dict, set_seed
 from .data import TokenizerInfo, load_tokenizer, save_tokenizer, train_tokenizer, load_corpus
-from .masking import MaskingConfig
 from .late_masking import count_flops
-from .train import resolve_config, prepare_data, pretrain, read_metrics
+from .train import resolve_config, prepare_data, pretrain, read_metrics, masking_of
 from .finetuning import finetune
 
 # %% auto #0
 __all__ = ['step_flops', 'run_grid', 'summarise', 'within_spread', 'plot_pretraining', 'plot_downstream']
 
 # %% ../nbs/16_compare.ipynb #e946fcc1
-def _masking(cfg:dict) -> MaskingConfig:
-    return MaskingConfig(rate=cfg['mask_rate'], strategy=cfg['mask_strategy'], exact=cfg['exact_count'],
-                         mask_prob=cfg.get('mask_prob', 0.8), random_prob=cfg.get('random_prob', 0.1))
-
 def step_flops(cfg:dict, tokenizer, blocks) -> float:
     "FLOPs of one optimiser step (forward and backward of `grad_accum` batches) of the resolved run config `cfg`, counted by PyTorch on a real batch of `blocks`."
     spec, info = get_arch(cfg['arch']), TokenizerInfo.from_tokenizer(tokenizer)
     if len(blocks) < cfg['batch_size']: raise UserError(f"{len(blocks)} blocks make no batch of {cfg['batch_size']}", "use more text or a smaller --batch-size")
-    batch = spec.make_collator(info, _masking(cfg), cfg['seed'])(blocks[:cfg['batch_size']], list(range(cfg['batch_size'])))
+    batch = spec.make_collator(info, masking_of(cfg), cfg['seed'])(blocks[:cfg['batch_size']], list(range(cfg['batch_size'])))
     model_cfg = config_from_dict(spec.config_cls, {**cfg, 'vocab_size': info.vocab_size, 'pad_id': info.pad_id, 'max_len': max(cfg.get('max_len', 0), cfg['seq_len'])})
     set_seed(cfg['seed'])
     return float(count_flops(spec.model_cls(model_cfg).train(), batch, backward=True)) * cfg['grad_accum']
@@ -50,11 +45,13 @@ def run_grid(contenders:dict, base:dict, runs_dir, tasks:dict, seeds=(0,), flops
         raise UserError("give run_grid one budget", "pass flops_budget=, reference_steps= or minutes=")
     runs_dir = Path(runs_dir); runs_dir.mkdir(parents=True, exist_ok=True)
     tok_path = runs_dir/'tokenizer.json'
-    probe = resolve_config({**base, **next(iter(contenders.values()))})
+    first = next(iter(contenders.values()))
+    probe = resolve_config({**base, **first})
     if not tok_path.exists(): save_tokenizer(train_tokenizer(load_corpus(probe['data'], 'train'), probe['tokenizer'], probe['tokenizer_vocab']), tok_path)
     base = {**base, 'tokenizer': str(tok_path)}                                   # one tokenizer for every contender
-    tokenizer, blocks, _ = prepare_data(resolve_config({**base, **next(iter(contenders.values()))}))
-    if reference_steps is not None: flops_budget = reference_steps * step_flops(resolve_config({**base, **next(iter(contenders.values()))}), tokenizer, blocks)
+    first_cfg = resolve_config({**base, **first})
+    tokenizer, blocks, _ = prepare_data(first_cfg)                                # the blocks every contender's FLOPs are counted on
+    if reference_steps is not None: flops_budget = reference_steps * step_flops(first_cfg, tokenizer, blocks)
     rows, budget = [], 'flops' if flops_budget else 'minutes'
     for name, settings in contenders.items():
         cfg = resolve_config({**base, **settings})

@@ -314,6 +314,10 @@ class KeepBest(Callback):
         if self.print_lines: print(f'epoch {self.epoch + 1}: ' + ', '.join(f'{k} {v:.4f}' for k, v in scores.items()), flush=True)
     def after_fit(self):
         if self.state is not None: self.learn.model.load_state_dict(self.state)
+    @property
+    def chosen(self) -> int:
+        "The epoch (from 0) whose weights are in place: the best one, or the last if no epoch gave a number."
+        return self.best_epoch if self.best_epoch is not None else len(self.history) - 1
 
 # %% ../nbs/14_finetuning.ipynb #36c0331b
 def task_model_of(run_dir, n_outputs:int, mode:str|None=None, random_init:bool=False, dropout:float=0.1, device=None):
@@ -383,7 +387,7 @@ def _finetune_glue(run_dir:Path, data, task, args:dict, mode, random_init:bool, 
     dls = DataLoaders(task_dl(train_ids, np.asarray(glue.train[1])[rows], True, s['bs'], device), devs[first], device=device)
     learn = task_learner(model, dls, objective, s['lr'], s['wd'], not progress)
     best = _fit(learn, s['epochs'], s['lr'], progress)
-    chosen = best.best_epoch if best.best_epoch is not None else len(best.history) - 1
+    chosen = best.chosen
     scores = {first: best.history[chosen], **{name: objective.score(*_outputs(learn, dl)) for name, dl in devs.items() if name != first}}
     dev = {m if len(devs) == 1 else f'{m}_{name}': v for name, sc in scores.items() for m, v in sc.items()}
     return dict(run=str(run_dir), arch=cfg['arch'], mode=mode, pretrained=not random_init, data=str(data), benchmark='glue', task=t.name, kind=t.kind,
@@ -408,7 +412,7 @@ def _finetune_moleculenet(run_dir:Path, csv_path, tasks, args:dict, mode, random
     best = _fit(learn, s['epochs'], s['lr'], progress)
     outputs, targets = _outputs(learn, dl(split.test, False))
     test = objective.score(outputs, targets)[objective.monitor]
-    chosen = best.best_epoch if best.best_epoch is not None else len(best.history) - 1
+    chosen = best.chosen
     return dict(run=str(run_dir), arch=cfg['arch'], mode=mode, pretrained=not random_init, data=str(csv_path), benchmark='moleculenet', tasks=task_names,
                 kind=kind, monitor=objective.monitor, chosen_on='valid', metric=objective.monitor, test=test,
                 test_per_task=mean_roc_auc(outputs, targets)[1] if kind == 'classification' else None,

@@ -30,7 +30,7 @@ import mlm_explained.smiles  # registers the 'smiles' tokenizer kind
 __all__ = ['PRESET_DIR', 'METRIC_COLUMNS', 'CHECKPOINT_FORMAT', 'STOP_SIGNALS', 'RESUME_OVERRIDES', 'TrainConfig',
            'read_config_file', 'resolve_config', 'prepare_data', 'read_metrics', 'write_metrics', 'plot_run',
            'RunWriter', 'save_checkpoint', 'load_checkpoint', 'restore_checkpoint', 'unigram_accuracy', 'stop_requests',
-           'StopOnSignal', 'pretrain', 'load_pretrained', 'load_encoder']
+           'StopOnSignal', 'pretrain', 'masking_of', 'load_pretrained', 'load_encoder']
 
 # %% ../nbs/04_train.ipynb #7403517b
 @dataclass
@@ -365,10 +365,14 @@ def pretrain(overrides:dict|None=None, out='runs/demo', config_file:str|None=Non
         return _train(cfg, out, tokenizer, info, train_blocks, valid_blocks, state, progress, cbs, requested)
 
 # %% ../nbs/04_train.ipynb #f9974c4e
+def masking_of(cfg:dict) -> MaskingConfig:
+    "The training masking of a resolved run config."
+    return MaskingConfig(rate=cfg['mask_rate'], strategy=cfg['mask_strategy'], exact=cfg['exact_count'],
+                         mask_prob=cfg.get('mask_prob', 0.8), random_prob=cfg.get('random_prob', 0.1))
+
 def _train(cfg, out, tokenizer, info, train_blocks, valid_blocks, state, progress, cbs=None, requested=()):
     spec = get_arch(cfg['arch'])
-    masking = MaskingConfig(rate=cfg['mask_rate'], strategy=cfg['mask_strategy'], exact=cfg['exact_count'],
-                            mask_prob=cfg.get('mask_prob', 0.8), random_prob=cfg.get('random_prob', 0.1))
+    masking = masking_of(cfg)
     valid_masking = dataclasses.replace(masking, rate=cfg['eval_mask_rate']) if cfg.get('eval_mask_rate') else None
     dls = mlm_dls(train_blocks, valid_blocks, info, masking, cfg['batch_size'], cfg['eval_every'] * cfg['grad_accum'],
                   cfg['seed'], cfg['arch'], cfg['device'], valid_masking)
