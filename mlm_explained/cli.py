@@ -37,6 +37,7 @@ def _add_pretrain_args(p):
     p.add_argument('--valid-data', dest='valid_data', default=S, help='held-out corpus (same forms as --data)')
     p.add_argument('--max-steps', dest='max_steps', type=int, default=S, help='optimiser steps (default 300)')
     p.add_argument('--max-minutes', dest='max_minutes', type=float, default=S, help='also stop within this many minutes, the last evaluation and checkpoint included')
+    p.add_argument('--max-train-minutes', dest='max_train_minutes', type=float, default=S, help='or stop after this many minutes of training, evaluations not counted')
     p.add_argument('--eval-every', dest='eval_every', type=int, default=S, help='steps between evaluations and checkpoints')
     p.add_argument('--out', default='runs/demo', help='run folder (default runs/demo)')
     p.add_argument('--seq-len', dest='seq_len', type=int, default=S, help='tokens per block (default 128)')

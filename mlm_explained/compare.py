@@ -6,19 +6,21 @@ Docs: https://mlm-explained.github.io/mlm_explained/compare.html.md"""
 
 # %% ../nbs/16_compare.ipynb #73389143
 from __future__ import annotations
-import time, json, dataclasses
+import time, json, dataclasses, shutil
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from .core import UserError, get_arch, config_from_dict, set_seed
+from .core import UserError, get_arch, config_from_dict, set_seed, shared_data_dir, atomic_write_text
 from .data import TokenizerInfo, load_tokenizer, save_tokenizer, train_tokenizer, load_corpus
 from .late_masking import count_flops
 from .train import resolve_config, prepare_data, pretrain, read_metrics, masking_of
 from .finetuning import finetune
 
 # %% auto #0
-__all__ = ['step_flops', 'run_grid', 'summarise', 'within_spread', 'plot_pretraining', 'plot_downstream']
+__all__ = ['TRANSFORMER', 'LSTM', 'CONTENDERS', 'FULL_GRID', 'step_flops', 'run_grid', 'summarise', 'within_spread',
+           'spread_table', 'grid_curves', 'plot_pretraining', 'plot_downstream', 'wikitext_base', 'zinc_base',
+           'run_full_grid']
 
 # %% ../nbs/16_compare.ipynb #e946fcc1
 def step_flops(cfg:dict, tokenizer, blocks) -> float:
@@ -31,18 +33,65 @@ def step_flops(cfg:dict, tokenizer, blocks) -> float:
     return float(count_flops(spec.model_cls(model_cfg).train(), batch, backward=True)) * cfg['grad_accum']
 
 # %% ../nbs/16_compare.ipynb #c5ea6043
-def _run(base:dict, settings:dict, seed:int, out:Path, max_steps:int, max_minutes:float|None, evaluations:int, progress:bool) -> dict:
-    "Pretrain one contender at one seed into `out`, unless a finished run is there; its summary."
+def _run(base:dict, settings:dict, seed:int, out:Path, max_steps:int, minutes:float|None, evaluations:int, progress:bool) -> dict:
+    "Pretrain one contender at one seed into `out` for `max_steps` or `minutes` of training, unless a finished run is there; its summary."
     if (out/'summary.json').exists(): return json.loads((out/'summary.json').read_text())
-    if out.exists(): return pretrain({'max_steps': max_steps, 'max_minutes': max_minutes}, out, resume=True, progress=progress)   # interrupted: continue
-    return pretrain({**base, **settings, 'seed': seed, 'max_steps': max_steps, 'max_minutes': max_minutes,
-                     'eval_every': max(1, max_steps // evaluations)}, out, progress=progress)
+    if out.exists() and minutes is None: return pretrain({'max_steps': max_steps}, out, resume=True, progress=progress)   # interrupted: continue
+    if out.exists(): shutil.rmtree(out)                   # a training-time run cannot resume its clock or its schedule: it starts again
+    return pretrain({**base, **settings, 'seed': seed, 'max_steps': max_steps, 'max_train_minutes': minutes,
+                     'eval_every': settings.get('eval_every') or max(1, max_steps // evaluations)}, out, progress=progress)
+
+def _finetuned(run:Path, data, out:Path, seed:int, random_init:bool, settings:dict, progress:bool) -> dict:
+    "Fine-tune `run` (or its random-init twin) on `data` into `out`, unless a finished fine-tuning is there; its summary."
+    if (out/'summary.json').exists(): return json.loads((out/'summary.json').read_text())
+    return finetune(run, data, seed=seed, random_init=random_init, out=out, progress=progress, **settings)
+
+def _unit(job:dict) -> list[dict]:
+    "One contender at one seed: its pretraining, then its fine-tuning and its random-init twin's on every task; one row per (task, init)."
+    if job['threads']:                                                # a worker process: its share of the cores, for torch and numba's kernels
+        import numba
+        torch.set_num_threads(job['threads']); numba.set_num_threads(min(job['threads'], numba.config.NUMBA_NUM_THREADS))
+    run, seed, progress = Path(job['run']), job['seed'], job['progress']
+    summary = _run(job['base'], job['settings'], seed, run, job['steps'], job['minutes'], job['evaluations'], progress)
+    pre = dict(contender=job['name'], arch=job['arch'], budget=job['budget'], seed=seed, steps=summary['steps'], flops_per_step=job['flops_per_step'],
+               flops=summary['steps'] * job['flops_per_step'], seconds=summary['seconds'], train_seconds=summary['final'].get('train_seconds'),
+               masked_acc=summary['final'].get('masked_acc'),
+               valid_loss=summary['final'].get('valid_loss'), run=str(run))
+    rows = []
+    for task, data in job['tasks'].items():
+        for random_init in (False, True):
+            # the twin depends on the arch, its config and the seed, not on the budget: one twin serves every budget's run
+            out = Path(job['twins'])/f"{job['name']}-s{seed}"/task if random_init else run/'finetune'/task
+            r = _finetuned(run, data, out, seed, random_init, job['finetune_settings'], progress)
+            glue = r['benchmark'] == 'glue'
+            rows.append({**pre, 'task': task, 'init': 'random' if random_init else 'pretrained', 'mode': r['mode'],
+                         'metric': r['monitor'] if glue else r['metric'], 'score': r['dev'][r['monitor']] if glue else r['test']})
+    return rows
+
+def _run_units(units:list[dict], jobs:int, progress:bool) -> list[list[dict]]:
+    "Every unit's rows, in order: in this process, or in `jobs` worker processes, each given its share of the cores."
+    from fastprogress.fastprogress import progress_bar
+    if jobs == 1: return [_unit(u) for u in (progress_bar(units) if progress else units)]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+    from mlm_explained import compare                                  # workers import the function by its module's name
+    threads = max(1, torch.get_num_threads() // jobs)
+    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context('spawn'))   # spawn: forking a process with torch's threads can hang
+    try:
+        futures = [pool.submit(compare._unit, {**u, 'threads': threads, 'progress': False}) for u in units]
+        for f in (progress_bar(as_completed(futures), total=len(futures)) if progress else as_completed(futures)): f.result()
+        return [f.result() for f in futures]
+    except BrokenProcessPool:   # most often a script without a main guard: each spawned worker re-runs it
+        raise UserError("a worker process of the grid died", "call the grid under `if __name__ == '__main__':` in a script (or from python -c, or a notebook), or pass jobs=1") from None
+    finally: pool.shutdown(cancel_futures=True)                       # on a failure the finished units stay on disk; a rerun continues
 
 def run_grid(contenders:dict, base:dict, runs_dir, tasks:dict, seeds=(0,), flops_budget:float|None=None, reference_steps:int|None=None,
-             minutes:float|None=None, finetune_settings:dict|None=None, evaluations:int=4, progress:bool=False) -> pd.DataFrame:
-    "Pretrain every contender ({name: settings}) at one budget for each seed, fine-tune each run and its random-init twin on each task ({name: data}); one row per (contender, seed, task, init). The budget: `flops_budget`, the FLOPs of `reference_steps` steps of the first contender, or `minutes`."
+             minutes:float|None=None, finetune_settings:dict|None=None, evaluations:int=4, jobs:int=1, progress:bool=False) -> pd.DataFrame:
+    "Pretrain every contender ({name: settings}) at one budget for each seed, fine-tune each run and its random-init twin on each task ({name: data}); one row per (contender, seed, task, init). The budget: `flops_budget`, the FLOPs of `reference_steps` steps of the first contender, or `minutes` of training (evaluations not counted). `jobs` > 1 runs (contender, seed) units in that many processes."
     if sum(x is not None for x in (flops_budget, reference_steps, minutes)) != 1:
         raise UserError("give run_grid one budget", "pass flops_budget=, reference_steps= or minutes=")
+    if jobs < 1: raise UserError(f"jobs={jobs}", "pass jobs=1 or more")
     runs_dir = Path(runs_dir); runs_dir.mkdir(parents=True, exist_ok=True)
     tok_path = runs_dir/'tokenizer.json'
     first = next(iter(contenders.values()))
@@ -52,25 +101,17 @@ def run_grid(contenders:dict, base:dict, runs_dir, tasks:dict, seeds=(0,), flops
     first_cfg = resolve_config({**base, **first})
     tokenizer, blocks, _ = prepare_data(first_cfg)                                # the blocks every contender's FLOPs are counted on
     if reference_steps is not None: flops_budget = reference_steps * step_flops(first_cfg, tokenizer, blocks)
-    rows, budget = [], 'flops' if flops_budget else 'minutes'
+    budget, units = 'flops' if flops_budget else 'minutes', []
     for name, settings in contenders.items():
         cfg = resolve_config({**base, **settings})
         per_step = step_flops(cfg, tokenizer, blocks)
         steps = max(1, int(flops_budget // per_step)) if flops_budget else 10 ** 7
-        for seed in seeds:
-            run = runs_dir/f'{name}-{budget}-s{seed}'
-            summary = _run(base, settings, seed, run, steps, minutes, evaluations if flops_budget else 10 ** 4, progress)
-            pre = dict(contender=name, arch=cfg['arch'], budget=budget, seed=seed, steps=summary['steps'], flops_per_step=per_step,
-                       flops=summary['steps'] * per_step, seconds=summary['seconds'], masked_acc=summary['final'].get('masked_acc'),
-                       valid_loss=summary['final'].get('valid_loss'), run=str(run))
-            for task, data in tasks.items():
-                for random_init in (False, True):
-                    r = finetune(run, data, seed=seed, random_init=random_init, progress=progress, **(finetune_settings or {}))
-                    score = r['dev'] if r['benchmark'] == 'glue' else {r['metric']: r['test']}
-                    rows.append({**pre, 'task': task, 'init': 'random' if random_init else 'pretrained', 'mode': r['mode'],
-                                 'metric': r['monitor'], 'score': score[r['monitor'] if r['benchmark'] == 'glue' else r['metric']]})
-    table = pd.DataFrame(rows)
-    table.to_csv(runs_dir/'grid.csv', index=False)
+        units += [dict(name=name, arch=cfg['arch'], settings=settings, base=base, seed=seed, run=str(runs_dir/f'{name}-{budget}-s{seed}'),
+                       steps=steps, minutes=minutes, evaluations=evaluations if flops_budget else 10 ** 4, budget=budget,
+                       flops_per_step=per_step, tasks=tasks, finetune_settings=finetune_settings or {}, twins=str(runs_dir/'random-init'),
+                       threads=None, progress=progress) for seed in seeds]
+    table = pd.DataFrame([row for rows in _run_units(units, jobs, progress) for row in rows])
+    table.to_csv(runs_dir/f'grid-{budget}.csv', index=False)
     return table
 
 # %% ../nbs/16_compare.ipynb #3a940af4
@@ -87,29 +128,99 @@ def within_spread(summary:pd.DataFrame, task:str, a:str, b:str, budget:str='flop
     rows = summary[(summary.task == task) & (summary.budget == budget) & (summary.init == init)].set_index('contender')
     return abs(rows.loc[a, 'mean'] - rows.loc[b, 'mean']) < max(rows.loc[a, 'std'], rows.loc[b, 'std'])
 
-def plot_pretraining(table:pd.DataFrame, axes=None):
-    "Valid loss against FLOPs and against seconds, one line per (contender, seed), from each run's metrics.csv."
+def spread_table(summary:pd.DataFrame) -> pd.DataFrame:
+    "One row per contender, one column per (task, budget, init): 'mean ± std' over the seeds."
+    s = summary.assign(cell=[f'{m:.3f} ± {d:.3f}' for m, d in zip(summary['mean'], summary['std'])],
+                       column=[f'{t} {b} {i}' for t, b, i in zip(summary.task, summary.budget, summary.init)])
+    return s.pivot(index='contender', columns='column', values='cell').reindex(index=list(dict.fromkeys(summary.contender)),
+                                                                             columns=list(dict.fromkeys(s.column)))
+
+def grid_curves(table:pd.DataFrame) -> pd.DataFrame:
+    "Every evaluation of every pretraining run of a grid's table, from its metrics.csv: (corpus,) contender, budget, seed, step, FLOPs, seconds, valid loss, masked accuracy."
+    rows = []
+    for r in table.drop_duplicates('run').itertuples():
+        rows += [dict(**({'corpus': r.corpus} if 'corpus' in table else {}), contender=r.contender, budget=r.budget, seed=r.seed, step=int(m['step']), flops=m['step'] * r.flops_per_step,
+                      seconds=m['seconds'], train_seconds=m.get('train_seconds'), valid_loss=m['valid_loss'], masked_acc=m.get('masked_acc')) for m in read_metrics(r.run)]
+    return pd.DataFrame(rows)
+
+def plot_pretraining(curves:pd.DataFrame, axes=None, panels=('flops', 'seconds')):
+    "Valid loss against FLOPs ('flops') and against seconds of training ('seconds'; wall seconds where a run has no training-time column), one line per (contender, budget, seed), from `grid_curves`."
     import matplotlib.pyplot as plt
-    if axes is None: _, axes = plt.subplots(1, 2, figsize=(10, 3.4))
-    runs = table.drop_duplicates('run')
-    for i, (name, group) in enumerate(runs.groupby('contender', sort=False)):
-        for j, (_, r) in enumerate(group.iterrows()):
-            rows = read_metrics(r['run'])
-            kw = dict(color=f'C{i}', label=name if j == 0 else None, marker='o', ms=3)
-            axes[0].plot([x['step'] * r['flops_per_step'] for x in rows], [x['valid_loss'] for x in rows], **kw)
-            axes[1].plot([x['seconds'] for x in rows], [x['valid_loss'] for x in rows], **kw)
-    for ax, x in zip(axes, ('pretraining FLOPs', 'seconds (this machine)')): ax.set_xlabel(x); ax.set_ylabel('valid loss (its own kind per arch)'); ax.legend(fontsize=7)
+    if axes is None: _, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.4), squeeze=False); axes = axes[0]
+    trained = 'train_seconds' in curves and curves['train_seconds'].notna().all()   # else wall seconds, evaluations included
+    x = {'flops': ('flops', 'pretraining FLOPs'),
+         'seconds': ('train_seconds', 'seconds of training (this machine)') if trained else ('seconds', 'seconds, evaluations included (this machine)')}
+    for i, (name, group) in enumerate(curves.groupby('contender', sort=False)):
+        for j, (_, run) in enumerate(group.groupby(['budget', 'seed'], sort=False)):
+            kw = dict(color=f'C{i}', label=name if j == 0 else None, marker='o', ms=3, lw=1)
+            for ax, p in zip(axes, panels): ax.plot(run[x[p][0]], run['valid_loss'], **kw)
+    for ax, p in zip(axes, panels): ax.set_xlabel(x[p][1]); ax.set_ylabel('valid loss (its own kind per arch)'); ax.legend(fontsize=7)
     return axes
 
 def plot_downstream(table:pd.DataFrame, task:str, ax=None):
-    "Each pretrained run's score on `task` against its pretraining FLOPs; the random-init twins' mean as a dashed line per contender."
+    "Each pretrained run's score on `task` against its pretraining FLOPs; the random-init twins' mean as a dotted line per contender."
     import matplotlib.pyplot as plt
     if ax is None: _, ax = plt.subplots(figsize=(5.5, 3.4))
     t = table[table.task == task]
     for i, (name, group) in enumerate(t.groupby('contender', sort=False)):
         pre, twin = group[group.init == 'pretrained'], group[group.init == 'random']
-        ax.scatter(pre['flops'], pre['score'], color=f'C{i}', label=name, s=18)
+        for budget, marker in (('flops', 'o'), ('minutes', 's')):
+            b = pre[pre.budget == budget]
+            if len(b): ax.scatter(b['flops'], b['score'], color=f'C{i}', marker=marker, s=18, label=f'{name} ({budget} budget)')
         ax.axhline(twin['score'].mean(), color=f'C{i}', ls=':', lw=1)
-    ax.set_xlabel('pretraining FLOPs'); ax.set_ylabel(f"{task} dev {t['metric'].iloc[0]}"); ax.legend(fontsize=7)
-    ax.set_title(f'{task}: dots pretrained, dotted lines their random-init twins', fontsize=9)
+    ax.set_xscale('log'); ax.set_xlabel('pretraining FLOPs'); ax.set_ylabel(f"{task} {t['metric'].iloc[0]}"); ax.legend(fontsize=6)
+    ax.set_title(f'{task}: markers pretrained, dotted lines their random-init twins', fontsize=9)
     return ax
+
+# %% ../nbs/16_compare.ipynb #df875e46
+TRANSFORMER, LSTM = dict(n_heads=4, d_ff=256), dict(d_hidden=128)
+CONTENDERS = {'bert': dict(arch='bert', **TRANSFORMER), '3ml': dict(arch='3ml', mask_rate=0.5, exact_count=True, **TRANSFORMER),
+              'exlm': dict(arch='exlm', exact_count=True, **TRANSFORMER), 'exlm+bonus': dict(arch='exlm', exact_count=True, link_bonus=3.0, **TRANSFORMER),
+              'masked-elmo': dict(arch='masked-elmo', **LSTM), 'elmo': dict(arch='elmo', **LSTM)}
+
+def wikitext_base(data_dir=None, valid_data=None) -> dict:
+    "The shared settings of the WikiText-2 grids: its tokenized train split (the raw valid split, or `valid_data`, to validate), one WordPiece of 8000 pieces, blocks of 128, batches of 32, width 64, 2 layers. With no data folder, the embedded corpus."
+    wiki = Path(data_dir)/'wikitext-2-tokens' if data_dir is not None else None
+    return dict(data=str(wiki/'wiki.train.tokens.gz') if wiki else 'embedded', valid_data=valid_data or (str(wiki/'wiki.valid.tokens') if wiki else None),
+                tokenizer_vocab=8000, seq_len=128, batch_size=32, lr=2e-3, d_model=64, n_layers=2, eval_mask_rate=0.15)
+
+def zinc_base(data_dir) -> dict:
+    "The shared settings of the molecules grid: ZINC's 10,000 training molecules, the SMILES tokenizer, one molecule per block of 64, the same model sizes."
+    return dict(data=str(Path(data_dir)/'smiles'/'moses_zinc_train10k.csv'), tokenizer='smiles', respect_docs=True, seq_len=64,
+                batch_size=32, lr=2e-3, d_model=64, n_layers=2, eval_mask_rate=0.15)
+
+# %% ../nbs/16_compare.ipynb #a780c8e1
+FULL_GRID = dict(contenders=('bert', '3ml', 'exlm', 'masked-elmo', 'elmo'), seeds=(0, 1, 2), reference_steps=1000, minutes=2.0, evaluations=4,
+                 valid_lines=None, glue=dict(epochs=2, lr=1e-3, max_train=10_000), zinc_reference_steps=600, moleculenet=dict(epochs=5, lr=1e-3))
+
+def run_full_grid(runs_dir, data_dir=None, jobs:int=2, results_dir=None, progress:bool=True, **overrides) -> pd.DataFrame:
+    "The comparison of `FULL_GRID` (updated by `overrides`): on WikiText-2 at the FLOPs of `reference_steps` BERT steps and at `minutes` of wall time each, fine-tuned on SST-2 and CoLA; on ZINC at the FLOPs of `zinc_reference_steps` BERT steps, fine-tuned on BBBP. One table of every row, the corpus named, written to `runs_dir`/grid.csv; with `results_dir`, also there as compare_full.csv with every evaluation's row in compare_full_curves.csv."
+    unknown = set(overrides) - set(FULL_GRID)
+    if unknown: raise UserError(f"unknown grid setting {sorted(unknown)[0]!r}", f"use one of {', '.join(FULL_GRID)}")
+    g = {**FULL_GRID, **overrides}
+    data_dir = Path(data_dir) if data_dir is not None else shared_data_dir()
+    needed = ['wikitext-2-tokens/wiki.train.tokens.gz', 'glue/SST-2', 'glue/CoLA', 'smiles/moses_zinc_train10k.csv', 'smiles/moleculenet/BBBP.csv']
+    missing = [n for n in needed if data_dir is None or not (data_dir/n).exists()]
+    if missing: raise UserError(f"the grid needs the shared data, and {missing[0]} is not there", "set MLM_EXPLAINED_DATA to the shared data folder")
+    runs_dir, contenders = Path(runs_dir), {n: CONTENDERS[n] for n in g['contenders']}
+    (runs_dir/'wikitext').mkdir(parents=True, exist_ok=True)
+    valid = None
+    if g['valid_lines']:                                                         # a shorter validation, for a quick grid
+        valid = runs_dir/'wikitext'/f"valid.head{g['valid_lines']}.tokens"
+        with open(data_dir/'wikitext-2-tokens'/'wiki.valid.tokens', encoding='utf-8') as f: atomic_write_text(valid, ''.join(f.readlines()[:g['valid_lines']]))
+    wiki, glue = wikitext_base(data_dir, valid and str(valid)), {'SST-2': data_dir/'glue'/'SST-2', 'CoLA': data_dir/'glue'/'CoLA'}
+    common = dict(seeds=g['seeds'], evaluations=g['evaluations'], jobs=jobs, progress=progress)
+    by_flops = run_grid(contenders, wiki, runs_dir/'wikitext', glue, reference_steps=g['reference_steps'], finetune_settings=g['glue'], **common)
+    # the wall-time runs evaluate about as often as the FLOPs runs: their pace (steps a second) times the budget, over the evaluations
+    pace = {n: (r['steps'] / r['seconds']).mean() for n, r in by_flops.drop_duplicates('run').groupby('contender')}
+    timed = {n: {**s, 'eval_every': max(1, int(pace[n] * g['minutes'] * 60 / g['evaluations']))} for n, s in contenders.items()}
+    by_time = run_grid(timed, wiki, runs_dir/'wikitext', glue, minutes=g['minutes'], finetune_settings=g['glue'], **common)
+    zinc = run_grid(contenders, zinc_base(data_dir), runs_dir/'zinc', {'BBBP': data_dir/'smiles'/'moleculenet'/'BBBP.csv'},
+                    reference_steps=g['zinc_reference_steps'], finetune_settings=g['moleculenet'], **common)
+    table = pd.concat([by_flops.assign(corpus='wikitext-2'), by_time.assign(corpus='wikitext-2'), zinc.assign(corpus='zinc')], ignore_index=True)
+    table.to_csv(runs_dir/'grid.csv', index=False)
+    if results_dir is not None:
+        Path(results_dir).mkdir(parents=True, exist_ok=True)
+        atomic_write_text(Path(results_dir)/'compare_full.csv', table.to_csv(index=False))
+        atomic_write_text(Path(results_dir)/'compare_full_curves.csv', grid_curves(table).to_csv(index=False))
+    return table

@@ -6,9 +6,10 @@ Docs: https://mlm-explained.github.io/mlm_explained/mlm.html.md"""
 
 # %% ../nbs/03_mlm.ipynb #1d3b3c33
 from __future__ import annotations
-import math, time, dataclasses
+import math, time, dataclasses, functools
 from dataclasses import dataclass
 from functools import partial
+from typing import NamedTuple
 import numpy as np
 import torch
 import torch.nn as nn
@@ -17,16 +18,16 @@ from fastai.basics import Learner, Metric, Callback, DataLoaders, Adam, CancelFi
 from fastai.callback.training import GradientAccumulation
 from fastcore.basics import patch
 from fastai.callback.fp16 import MixedPrecision
-from .core import UserError, TrainingDiverged, ArchSpec, register_arch, get_arch, default_device
-from .data import TokenizerInfo
+from .core import UserError, TrainingDiverged, ArchSpec, register_arch, get_arch, default_device, set_seed
+from .data import TokenizerInfo, train_tokenizer, pack_blocks, embedded_corpus
 from .masking import MLMCollator, MaskingConfig
 
 # %% auto #0
 __all__ = ['BertConfig', 'bert_base', 'rotary_tables', 'rotary_at', 'apply_rotary', 'SelfAttention', 'EncoderBlock', 'Encoder',
            'MLMOutput', 'MLMHead', 'BertMLM', 'BlockStream', 'MaskedAccuracy', 'Perplexity', 'StepCounter',
            'WarmupLinearDecay', 'StepBudget', 'TokenCounter', 'FiniteGuard', 'MLMMixedPrecision', 'mlm_loss',
-           'mlm_learner', 'fit_mlm', 'make_mlm_collator', 'cls_task_model', 'bert_encoder', 'mlm_dls', 'fill_mask',
-           'EncoderClassifier']
+           'mlm_learner', 'fit_mlm', 'make_mlm_collator', 'cls_task_model', 'bert_encoder', 'mlm_dls', 'TinyCorpus',
+           'tiny_corpus', 'fill_mask', 'EncoderClassifier', 'TinyRun', 'train_tiny']
 
 # %% ../nbs/03_mlm.ipynb #8db6efc5
 @dataclass
@@ -252,24 +253,35 @@ class StepCounter(Callback):
 
 # %% ../nbs/03_mlm.ipynb #06ea86a4
 class WarmupLinearDecay(Callback):
-    "lr rises linearly over `warmup` steps, then falls linearly to 0 at `total` steps."
+    "lr rises linearly over `warmup` steps, then falls linearly to 0 at `total` steps. With a `clock` (a function giving the fraction of a time budget spent), over fractions of the budget instead: a run given minutes, not steps, still completes its schedule."
     order = 1
-    def __init__(self, lr:float, total:int, warmup:int): self.lr, self.total, self.warmup = lr, total, max(1, warmup)
+    def __init__(self, lr:float, total:int, warmup:int, clock=None):
+        self.lr, self.total, self.warmup, self.clock = lr, total, max(1, warmup), clock
     def lr_at(self, step:int) -> float:
         if step < self.warmup: return self.lr * (step + 1) / self.warmup
         return self.lr * max(0., (self.total - step) / max(1, self.total - self.warmup))
+    def lr_at_fraction(self, f:float) -> float:
+        w = self.warmup / self.total                                         # the same share of the run warms up
+        return self.lr * (max(f, 1e-3) / w if f < w else max(0., (1 - f) / (1 - w)))
     def before_batch(self):
-        if self.training: self.opt.set_hyper('lr', self.lr_at(self.learn.step_counter.step))
+        if self.training: self.opt.set_hyper('lr', self.lr_at_fraction(self.clock()) if self.clock else self.lr_at(self.learn.step_counter.step))
 
 # %% ../nbs/03_mlm.ipynb #3edf28fc
 class StepBudget(Callback):
-    "Train for exactly `max_steps` optimiser steps: the last epoch is shortened to fit; optionally stop within `max_seconds`, its last evaluation included."
+    "Train for exactly `max_steps` optimiser steps: the last epoch is shortened to fit; optionally stop within `max_seconds`, its last evaluation included, or after `max_train_seconds` of training, evaluations not counted."
     order = 55   # after the Recorder (50) has logged the epoch; before the progress bar (60) reads the epoch length
-    def __init__(self, max_steps:int, max_seconds:float|None=None): self.max_steps, self.max_seconds = max_steps, max_seconds
-    def before_fit(self): self.t0, self.full_epoch, self.eval_seconds = time.time(), len(self.dls.train), 0.
+    def __init__(self, max_steps:int, max_seconds:float|None=None, max_train_seconds:float|None=None):
+        self.max_steps, self.max_seconds, self.max_train_seconds = max_steps, max_seconds, max_train_seconds
+    def before_fit(self): self.t0, self.full_epoch, self.eval_seconds, self.eval_total = time.time(), len(self.dls.train), 0., 0.
     def before_validate(self): self.t_eval = time.time()
-    def after_validate(self): self.eval_seconds = time.time() - self.t_eval            # the last evaluation's cost, reserved from then on
-    def _over_budget(self) -> bool: return self.max_seconds is not None and time.time() - self.t0 + self.eval_seconds > self.max_seconds
+    def after_validate(self):
+        self.eval_seconds = time.time() - self.t_eval            # the last evaluation's cost, reserved from then on
+        self.eval_total += self.eval_seconds
+    def train_fraction(self) -> float: return min(1., (time.time() - self.t0 - self.eval_total) / self.max_train_seconds)   # of the training-time budget
+    def _over_budget(self) -> bool:
+        elapsed = time.time() - self.t0
+        return ((self.max_seconds is not None and elapsed + self.eval_seconds > self.max_seconds) or
+                (self.max_train_seconds is not None and elapsed - self.eval_total > self.max_train_seconds))   # a training-time budget: fair to archs whose evaluation costs more
     def before_batch(self): self.step_before = self.learn.step_counter.step
     def after_batch(self):
         # checked at every optimiser step (never mid-accumulation), leaving room for the evaluation that closes the run
@@ -341,12 +353,13 @@ def mlm_learner(dls, arch:str='bert', config=None, lr:float=1e-3, wd:float=0.01,
     return learn
 
 # %% ../nbs/03_mlm.ipynb #5bc0ed95
-def fit_mlm(learn:Learner, max_steps:int, lr:float|None=None, warmup:float=0.06, max_seconds:float|None=None):
-    "Train for `max_steps` optimiser steps (evaluating every `len(dls.train)` batches) with linear warm-up and decay."
+def fit_mlm(learn:Learner, max_steps:int, lr:float|None=None, warmup:float=0.06, max_seconds:float|None=None, max_train_seconds:float|None=None):
+    "Train for `max_steps` optimiser steps (evaluating every `len(dls.train)` batches) with linear warm-up and decay; or within `max_seconds` of wall time; or for `max_train_seconds` of training, the schedule then following the clock."
     lr = lr or learn.lr
     n_epochs = math.ceil((max_steps - learn.step_counter.step) / max(1, len(learn.dls.train)))
-    learn.fit(max(1, n_epochs), lr=lr, cbs=[WarmupLinearDecay(lr, max_steps, int(warmup * max_steps)),
-                                            StepBudget(max_steps, max_seconds)])
+    budget = StepBudget(max_steps, max_seconds, max_train_seconds)
+    clock = budget.train_fraction if max_train_seconds else None     # a training-time budget: the schedule follows the clock
+    learn.fit(max(1, n_epochs), lr=lr, cbs=[WarmupLinearDecay(lr, max_steps, int(warmup * max_steps), clock), budget])
 
 # %% ../nbs/03_mlm.ipynb #538d9e42
 def make_mlm_collator(info:TokenizerInfo, masking:MaskingConfig, seed:int=0): return MLMCollator(info, masking, seed)
@@ -369,6 +382,21 @@ def mlm_dls(train_blocks, valid_blocks, info:TokenizerInfo, masking:MaskingConfi
     device = default_device(device)
     return DataLoaders(BlockStream(train_blocks, spec.make_collator(info, masking, seed), bs, shuffle=True, batches_per_epoch=eval_every, seed=seed),
                        BlockStream(valid_blocks, spec.make_collator(info, valid_masking or masking, seed), bs, shuffle=False), device=device)
+
+# %% ../nbs/03_mlm.ipynb #2ba23170
+class TinyCorpus(NamedTuple):
+    "The embedded corpus made ready for a small experiment: its tokenizer, the tokenizer's facts, and the train and valid blocks."
+    tokenizer: object
+    info: TokenizerInfo
+    train_blocks: object     # datasets.Dataset of blocks (input_ids [seq_len], word_starts)
+    valid_blocks: object
+
+@functools.lru_cache(maxsize=8)
+def tiny_corpus(vocab:int=2000, seq_len:int=64, valid_docs:int|None=None) -> TinyCorpus:
+    "The shared fixture of the notebooks and tests: a WordPiece of `vocab` pieces trained on the embedded train split, and both splits in blocks of `seq_len` (of the valid split, the first `valid_docs` documents). Built once per arguments."
+    tok = train_tokenizer(embedded_corpus('train'), 'wordpiece', vocab)
+    return TinyCorpus(tok, TokenizerInfo.from_tokenizer(tok), pack_blocks(embedded_corpus('train'), tok, seq_len),
+                      pack_blocks(embedded_corpus('validation', n_docs=valid_docs), tok, seq_len))
 
 # %% ../nbs/03_mlm.ipynb #bf479b10
 @torch.no_grad()
@@ -398,3 +426,26 @@ class EncoderClassifier(nn.Module):
         nn.init.normal_(self.classifier.weight, std=0.02); nn.init.zeros_(self.classifier.bias)
     def forward(self, input_ids, attention_mask=None):
         return self.classifier(self.drop(self.encoder(input_ids, attention_mask)[:, 0]))   # [B, n_outputs]
+
+# %% ../nbs/03_mlm.ipynb #27f66c2c
+class TinyRun(NamedTuple):
+    "What `train_tiny` gives back: the learner, its final valid metrics by name (valid_loss first), and the seconds of the fit."
+    learn: Learner
+    metrics: dict
+    seconds: float
+
+def train_tiny(arch:str='bert', steps:int=200, corpus:TinyCorpus|None=None, masking:MaskingConfig=MaskingConfig(), valid_masking:MaskingConfig|None=None,
+               lr:float=2e-3, bs:int=32, seed:int=0, dls:DataLoaders|None=None, metrics=(), **config) -> TinyRun:
+    "Train a small `arch` (`config`: its sizes and options) for `steps` steps on `corpus` (default `tiny_corpus()`), quietly, with one evaluation at the end. `dls` replaces the corpus' loaders; `metrics` join the arch's own."
+    corpus = corpus or tiny_corpus()
+    threads = torch.get_num_threads()
+    set_seed(seed)
+    if dls is None: dls = mlm_dls(corpus.train_blocks, corpus.valid_blocks, corpus.info, masking, bs=bs, eval_every=steps, seed=seed, arch=arch,
+                                  device='cpu', valid_masking=valid_masking)
+    learn = mlm_learner(dls, arch, lr=lr, vocab_size=corpus.info.vocab_size, **config)
+    learn.metrics += list(metrics)
+    t0 = time.time()
+    with learn.no_bar(), learn.no_logging(): fit_mlm(learn, steps)
+    seconds = time.time() - t0
+    torch.set_num_threads(threads)     # numba's parallel kernels can leave torch on more threads after a fit (seen in CI: 303 s for a 90 s fit)
+    return TinyRun(learn, dict(zip(learn.recorder.metric_names[2:], learn.recorder.values[-1][1:])), seconds)

@@ -48,6 +48,7 @@ class TrainConfig:
     grad_accum: int = 1                # batches per optimiser step
     max_steps: int = 300               # optimiser steps
     max_minutes: float|None = None     # also stop within this long: checked at every optimiser step, leaving room for the last evaluation
+    max_train_minutes: float|None = None   # or stop after this long of training, evaluations not counted, the lr schedule following the clock (a budget for comparing archs; a resumed run starts its clock again)
     eval_every: int = 50               # steps between evaluations (and checkpoints)
     lr: float = 2e-3
     warmup: float = 0.06               # fraction of max_steps spent warming up
@@ -95,6 +96,8 @@ def resolve_config(overrides:dict|None=None, config_file:str|None=None) -> dict:
     for name in ('batch_size', 'max_steps', 'eval_every', 'grad_accum', 'tokenizer_vocab'):
         if getattr(train, name) < 1: raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(train, name)}", "pass a positive number")
     if train.skip_nonfinite < 0: raise UserError(f"--skip-nonfinite must be 0 or more, got {train.skip_nonfinite}", "pass the number of bad batches to skip")
+    for name in ('max_minutes', 'max_train_minutes'):
+        if getattr(train, name) is not None and not getattr(train, name) > 0: raise UserError(f"--{name.replace('_', '-')} must be above 0, got {getattr(train, name)}", "pass a positive number of minutes, or leave it out")
     model = {k: v for k, v in layered.items() if k in model_fields}
     config_from_dict(spec.config_cls, model)                                   # validates the model's settings before any data work
     return {**asdict(train), **model}
@@ -167,6 +170,12 @@ class RunWriter(Callback):
         self.run_dir, self.rows, self.elapsed, self.baselines, self.print_lines = Path(run_dir), rows, elapsed, baselines, print_lines
         self.interval, self.saved_step = interval, (rows[-1]['step'] if rows else None)
     def before_fit(self): self.t0 = time.time() - self.elapsed
+    def _train_seconds(self) -> float:
+        "Seconds of training so far, evaluations not counted: the last row's, plus the time since it, less the evaluation just made."
+        last = self.rows[-1] if self.rows else {}
+        since = time.time() - self.t0 - last.get('seconds', 0.)
+        budget = getattr(self.learn, 'step_budget', None)             # fit_mlm's StepBudget times each evaluation
+        return (last.get('train_seconds') or 0.) + since - (budget.eval_seconds if budget else 0.)
     # train loss = plain mean over the batches since the last evaluation (fastai's smoothed loss restarts on resume)
     def before_epoch(self):
         self.loss_sum, self.n_batches = self.interval or (0., 0); self.interval = None   # a resumed cut-short interval goes on
@@ -186,7 +195,7 @@ def after_epoch(self:RunWriter):
     vals = dict(zip(self.recorder.metric_names[1:], self.recorder.values[-1]))
     row = dict(step=self.learn.step_counter.step, tokens=self.learn.token_counter.tokens,
                train_loss=self.loss_sum / max(1, self.n_batches), valid_loss=vals['valid_loss'], masked_acc=vals['masked_acc'],
-               perplexity=vals['perplexity'], seconds=time.time() - self.t0,
+               perplexity=vals['perplexity'], seconds=time.time() - self.t0, train_seconds=self._train_seconds(),
                **{k: v for k, v in vals.items() if k not in METRIC_COLUMNS and isinstance(v, float)})   # the arch's own
     if not math.isfinite(row['valid_loss']):
         raise TrainingDiverged(f"validation loss is {row['valid_loss']} at step {row['step']}; this evaluation was not saved",
@@ -336,7 +345,7 @@ class StopOnSignal(Callback):
                          f"continue with: mlm-explained pretrain --resume --out {self.learn.run_writer.run_dir}", signum)
 
 # %% ../nbs/04_train.ipynb #39f916ec
-RESUME_OVERRIDES = ('max_steps', 'max_minutes', 'eval_every', 'skip_nonfinite')   # what a resumed run may change
+RESUME_OVERRIDES = ('max_steps', 'max_minutes', 'max_train_minutes', 'eval_every', 'skip_nonfinite')   # what a resumed run may change
 
 def _read_run_config(run_dir:Path) -> dict:
     "A run folder's config.json, with one-line errors."
@@ -401,7 +410,8 @@ def _train(cfg, out, tokenizer, info, train_blocks, valid_blocks, state, progres
     if state is not None: learn.run_writer.saved_step = state['step']   # a checkpoint between evaluations is later than the last row
     if learn.step_counter.step < cfg['max_steps']:
         ctx = contextlib.nullcontext() if progress else _quiet(learn)
-        with ctx: fit_mlm(learn, cfg['max_steps'], cfg['lr'], cfg['warmup'], cfg['max_minutes'] and cfg['max_minutes'] * 60)
+        with ctx: fit_mlm(learn, cfg['max_steps'], cfg['lr'], cfg['warmup'], cfg['max_minutes'] and cfg['max_minutes'] * 60,
+                          cfg.get('max_train_minutes') and cfg['max_train_minutes'] * 60)
     with _saving(out, 'summary.json', learn.run_writer.saved_step): return _write_summary(out, learn, rows, baselines)
 
 # %% ../nbs/04_train.ipynb #1279d261

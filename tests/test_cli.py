@@ -10,7 +10,8 @@ def test_pretrain_writes_a_complete_run_folder(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ['checkpoint.pt', 'config.json', 'loss_curve.png', 'metrics.csv', 'summary.json', 'tokenizer.json']
     rows = list(csv.DictReader((out/'metrics.csv').open()))
     assert [int(r['step']) for r in rows] == [5, 10]
-    assert list(rows[0]) == ['step', 'tokens', 'train_loss', 'valid_loss', 'masked_acc', 'perplexity', 'seconds']
+    assert list(rows[0]) == ['step', 'tokens', 'train_loss', 'valid_loss', 'masked_acc', 'perplexity', 'seconds', 'train_seconds']
+    assert all(0 < float(r['train_seconds']) < float(r['seconds']) for r in rows)   # evaluations are not training time
     summary = json.loads((out/'summary.json').read_text())
     assert summary['steps'] == 10 and summary['tokens_seen'] == 10 * 8 * 64
     assert 0 < summary['baselines']['unigram guess'] < summary['baselines']['ceiling (single mask)'] < 1

@@ -222,3 +222,20 @@ def test_a_time_budget_holds_within_seconds(tmp_path):
     assert 0 < summary['steps'] < 100000 and rows[-1]['step'] == summary['steps']        # stopped mid-interval, evaluated, checkpointed
     assert rows[-1]['seconds'] <= budget + 3, rows[-1]                                     # training and its evaluation, within seconds of the budget
     assert time.time() - t0 < budget + 30                                                  # data preparation and writing the folder on top
+
+def test_a_training_time_budget_leaves_out_evaluations_and_completes_its_schedule(tmp_path):
+    "--max-train-minutes counts training only (so an arch whose evaluation is slow is not charged for it), and the learning rate follows the clock to 0."
+    from mlm_explained.train import pretrain, read_metrics
+    budget = 6.
+    summary = pretrain({'max_steps': 10 ** 7, 'eval_every': 15, 'max_train_minutes': budget / 60, 'd_model': 32, 'n_layers': 1, 'n_heads': 2, 'd_ff': 64,
+                        'seq_len': 64, 'batch_size': 8, 'tokenizer_vocab': 512}, out=tmp_path/'run', progress=False)
+    rows = read_metrics(tmp_path/'run')
+    assert 0 < summary['steps'] < 10 ** 7 and len(rows) >= 2                              # several evaluations happened inside the budget
+    assert budget - 1 <= rows[-1]['train_seconds'] <= budget + 2 and rows[-1]['train_seconds'] < rows[-1]['seconds']   # ... and were not counted
+    assert all(a['train_seconds'] < b['train_seconds'] for a, b in zip(rows, rows[1:]))
+    assert rows[-1]['valid_loss'] < rows[0]['valid_loss']                                 # it learned: the schedule did not stay in its warm-up
+
+@pytest.mark.parametrize('flag', ['--max-minutes', '--max-train-minutes'])
+def test_a_time_budget_must_be_positive(tmp_path, flag):
+    from test_bad_input import assert_one_line_error
+    assert_one_line_error(run_cli('pretrain', flag, '0', '--out', tmp_path/'out'), 'must be above 0', 'positive number of minutes')
