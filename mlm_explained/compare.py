@@ -194,7 +194,7 @@ FULL_GRID = dict(contenders=('bert', '3ml', 'exlm', 'masked-elmo', 'elmo'), seed
                  valid_lines=None, glue=dict(epochs=2, lr=1e-3, max_train=10_000), zinc_reference_steps=600, moleculenet=dict(epochs=5, lr=1e-3))
 
 def run_full_grid(runs_dir, data_dir=None, jobs:int=2, results_dir=None, progress:bool=True, **overrides) -> pd.DataFrame:
-    "The comparison of `FULL_GRID` (updated by `overrides`): on WikiText-2 at the FLOPs of `reference_steps` BERT steps and at `minutes` of wall time each, fine-tuned on SST-2 and CoLA; on ZINC at the FLOPs of `zinc_reference_steps` BERT steps, fine-tuned on BBBP. One table of every row, the corpus named, written to `runs_dir`/grid.csv; with `results_dir`, also there as compare_full.csv with every evaluation's row in compare_full_curves.csv."
+    "The comparison of `FULL_GRID` (updated by `overrides`): on WikiText-2 at the FLOPs of `reference_steps` BERT steps and at `minutes` of training each (evaluations not counted), fine-tuned on SST-2 and CoLA; on ZINC at the FLOPs of `zinc_reference_steps` BERT steps, fine-tuned on BBBP. One table of every row, the corpus named, written to `runs_dir`/grid.csv; with `results_dir`, also there as compare_full.csv with every evaluation's row in compare_full_curves.csv."
     unknown = set(overrides) - set(FULL_GRID)
     if unknown: raise UserError(f"unknown grid setting {sorted(unknown)[0]!r}", f"use one of {', '.join(FULL_GRID)}")
     g = {**FULL_GRID, **overrides}
