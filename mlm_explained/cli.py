@@ -7,10 +7,11 @@ Docs: https://mlm-explained.github.io/mlm_explained/cli.html.md"""
 # %% ../nbs/15_cli.ipynb #306ed06c
 from __future__ import annotations
 import sys, argparse, dataclasses
-from .core import UserError, ARCHS, get_arch
-from .train import pretrain, load_pretrained, PRESET_DIR
+from .core import UserError, ARCHS, get_arch, is_main_process
+from .train import pretrain, load_pretrained, resolve_config, PRESET_DIR
 from .mlm import fill_mask
 from .finetuning import finetune, GLUE_TASKS
+from .scale import plan_run, format_plan, DEVICE_PEAKS
 
 # %% auto #0
 __all__ = ['METRIC_NAMES', 'EXIT_STATUSES', 'main']
@@ -55,9 +56,15 @@ def _add_pretrain_args(p):
     p.add_argument('--warmup', type=float, default=S, help='fraction of the steps spent warming up (default 0.06)')
     p.add_argument('--tokenizer', default=S, help="'wordpiece', 'bpe', 'smiles' (trained on the corpus) or a path to a tokenizer.json")
     p.add_argument('--tokenizer-vocab', dest='tokenizer_vocab', type=int, default=S, help='vocabulary size of a trained tokenizer (default 8000)')
-    p.add_argument('--device', default=S, help="'cpu', 'cuda', ... (default: cuda if available)")
+    p.add_argument('--device', default=S, help="'cpu', 'cuda', ... (default: cuda if available; under torchrun each process takes GPU LOCAL_RANK)")
+    p.add_argument('--precision', default=S, choices=('auto', 'bf16', 'fp16', 'fp32'), help="autocast precision (default auto: bf16 on GPUs that have it, fp16 on older GPUs, fp32 on the CPU)")
+    p.add_argument('--compile', dest='compile', action='store_true', default=S, help='torch.compile the model')
     p.add_argument('--config', default=None, help='a JSON file of settings, or a preset name: ' + ', '.join(sorted(p.stem for p in PRESET_DIR.glob('*.json'))))
     p.add_argument('--resume', action='store_true', help='continue the run in --out from its checkpoint')
+    p.add_argument('--dry-run', dest='dry_run', action='store_true', help='print the parameters, FLOPs and tokens per step, memory per process and the time on --on, counted on one real batch; train nothing, write nothing')
+    p.add_argument('--on', default='h100', help='the GPU of the dry run\'s time: ' + ', '.join(DEVICE_PEAKS) + ' (default h100)')
+    p.add_argument('--gpus', type=int, default=1, help='GPUs of the dry run (default 1)')
+    p.add_argument('--mfu', type=float, default=0.4, help="the dry run's model FLOPs utilisation, in (0, 1] (default 0.4)")
     p.add_argument('--seed', type=int, default=S)
     p.add_argument('--skip-nonfinite', dest='skip_nonfinite', type=int, default=S, metavar='N',
                    help='skip up to N batches whose loss or gradient is NaN/inf before stopping (default 0: stop at the first; exit status 3)')
@@ -83,9 +90,12 @@ def _add_finetune_args(p):
 
 # %% ../nbs/15_cli.ipynb #7c4c6fdc
 def _cmd_pretrain(args):
-    keys = {'out', 'config', 'resume', 'progress', 'command'}
+    keys = {'out', 'config', 'resume', 'progress', 'command', 'dry_run', 'on', 'gpus', 'mfu'}
     overrides = {k: v for k, v in vars(args).items() if k not in keys}
+    if args.dry_run:                                         # the cost of the run, nothing written
+        print(format_plan(plan_run(resolve_config(overrides, args.config), args.on, args.gpus, args.mfu), args.config)); return
     summary = pretrain(overrides, args.out, args.config, args.resume, args.progress)
+    if not is_main_process(): return                         # under torchrun: rank 0 reports
     f = summary['final']
     print(f"done: {summary['steps']} steps, {summary['tokens_seen']:,} tokens; masked accuracy {f.get('masked_acc', float('nan')):.3f}, "
           f"valid loss {f.get('valid_loss', float('nan')):.3f}; baselines " + ', '.join(f'{k} {v:.3f}' for k, v in summary['baselines'].items()) +

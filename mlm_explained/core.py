@@ -6,14 +6,15 @@ Docs: https://mlm-explained.github.io/mlm_explained/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #63b18e0c
 from __future__ import annotations
-import os, json, random, tempfile, dataclasses
+import os, json, random, tempfile, dataclasses, contextlib, datetime
 from pathlib import Path
 from typing import Callable, Any
 import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['ARCHS', 'UserError', 'TrainingDiverged', 'SaveFailed', 'RunStopped', 'set_seed', 'default_device', 'atomic_write',
+__all__ = ['ARCHS', 'UserError', 'TrainingDiverged', 'SaveFailed', 'RunStopped', 'set_seed', 'default_device', 'rank_and_world',
+           'is_main_process', 'group_device', 'any_rank', 'barrier', 'process_group', 'atomic_write',
            'atomic_write_text', 'atomic_write_json', 'atomic_torch_save', 'shared_data_dir', 'ArchSpec',
            'register_arch', 'get_arch', 'config_from_dict']
 
@@ -52,6 +53,52 @@ def default_device(device:str|None=None) -> torch.device:
     "The requested device, else CUDA when present, else CPU."
     if device: return torch.device(device)
     return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+
+# %% ../nbs/00_core.ipynb #1fe51301
+def rank_and_world() -> tuple[int, int]:
+    "(this process's rank, the number of processes) in the torch.distributed group; (0, 1) alone."
+    import torch.distributed as dist
+    return (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
+
+def is_main_process() -> bool:
+    "Rank 0, the one process that writes the run folder and prints: in the group, or in torchrun's environment outside it (alone: True)."
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized(): return dist.get_rank() == 0
+    return os.environ.get('RANK', '0') == '0'
+
+def group_device() -> torch.device:
+    "Where collectives of the group run: NCCL needs GPU tensors, gloo takes CPU ones."
+    import torch.distributed as dist
+    return torch.device('cuda', torch.cuda.current_device()) if dist.get_backend() == 'nccl' else torch.device('cpu')
+
+def any_rank(flag:bool) -> bool:
+    "True on every process if `flag` is True on any: every process must call it at the same point (alone: `flag`)."
+    if rank_and_world()[1] == 1: return bool(flag)
+    import torch.distributed as dist
+    t = torch.tensor([int(bool(flag))], device=group_device())
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
+
+def barrier():
+    "Wait until every process is here (alone: return at once)."
+    if rank_and_world()[1] > 1:
+        import torch.distributed as dist; dist.barrier()
+
+# %% ../nbs/00_core.ipynb #4e3fc473
+@contextlib.contextmanager
+def process_group(device:str|None=None, timeout_minutes:float=30.):
+    "Under torchrun (WORLD_SIZE > 1): join the group (NCCL on GPUs, gloo on the CPU) for the block and yield this process's device (GPU number LOCAL_RANK); alone: yield `device`."
+    import torch.distributed as dist
+    world = int(os.environ.get('WORLD_SIZE', '1'))
+    if world == 1 or dist.is_initialized(): yield device; return
+    dev = default_device(device)
+    if dev.type == 'cuda':
+        dev = torch.device('cuda', int(os.environ.get('LOCAL_RANK', '0'))); torch.cuda.set_device(dev)
+    if 'MASTER_ADDR' not in os.environ:
+        raise UserError(f"WORLD_SIZE is {world} but MASTER_ADDR is not set", "start the processes with torchrun (see the README), or unset WORLD_SIZE")
+    dist.init_process_group('nccl' if dev.type == 'cuda' else 'gloo', timeout=datetime.timedelta(minutes=timeout_minutes))
+    try: yield str(dev)
+    finally: dist.destroy_process_group()
 
 # %% ../nbs/00_core.ipynb #701e3706
 def _fsync_dir(folder:Path):

@@ -229,6 +229,8 @@ def dag_log_likelihood(em:torch.Tensor, logT:torch.Tensor, target_len, node_len,
     "log P(y) `[B]`, summed over every monotone alignment (-inf where there is none). impl: 'numba' (CPU), 'torch' (CPU or GPU) or 'auto' (numba on CPU)."
     if impl not in IMPLS: raise UserError(f"unknown DAG implementation {impl!r}", f"use one of {IMPLS}")
     target_len, node_len = check_dag_lengths(em, logT, target_len, node_len)
+    dtype = torch.promote_types(torch.promote_types(em.dtype, logT.dtype), torch.float32)   # under autocast: sums in log space need float32 (numba has no half types)
+    em, logT = em.to(dtype), logT.to(dtype)
     if impl == 'auto': impl = 'torch' if em.is_cuda else 'numba'
     if impl == 'numba': return DagLikelihoodNumba.apply(em, logT, target_len.cpu(), node_len.cpu())
     return _dag_forward_torch(em, logT, target_len, node_len)

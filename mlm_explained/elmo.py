@@ -150,7 +150,7 @@ class ElmoLM(BiLM):
         out = self.head(hidden, targets, sparse=False)
         n_f = int(fwd_sel.sum())
         with torch.no_grad(): ce = F.cross_entropy(out.logits.float(), targets, reduction='none')    # for reporting only
-        return LMOutput(out.loss, out.logits, targets, ce[:n_f].mean(), ce[n_f:].mean(), n_f, len(targets) - n_f)
+        return LMOutput(out.loss, out.logits, targets, fwd_loss=ce[:n_f].mean(), bwd_loss=ce[n_f:].mean(), fwd_count=n_f, bwd_count=len(targets) - n_f)
 
 # %% ../nbs/06_elmo.ipynb #fb11e09b
 def changed_positions(model:BiLM, ids, t:int, layer:int=-1):

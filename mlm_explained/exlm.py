@@ -208,8 +208,9 @@ class ExLM(nn.Module):
         logits, logp, em, logT, ex = self.tables(batch['input_ids'], attention_mask, labels)
         loss = dag_loss(em, logT, ex['target_len'], ex['node_len'], self.cfg.dag_impl)
         flat_labels = labels[labels != -100]                                                           # [n_masks] in target order
-        if self.training: return MLMOutput(loss, logits.new_zeros(0, logits.shape[-1]), flat_labels)
-        return MLMOutput(loss, self.decode(logp, logits, em, logT, ex), flat_labels)
+        problems = len(ex['target_len'])                                                               # the loss is a mean over problems, not tokens
+        if self.training: return MLMOutput(loss, logits.new_zeros(0, logits.shape[-1]), flat_labels, weight=problems)
+        return MLMOutput(loss, self.decode(logp, logits, em, logT, ex), flat_labels, weight=problems)
 
     @torch.no_grad()
     def decode(self, logp, logits, em, logT, ex) -> torch.Tensor:

@@ -203,9 +203,11 @@ class LSTMLayer(nn.Module):
             params = [self.W_ih, self.W_hh, self.b, torch.zeros_like(self.b)] + ([self.W_hr] if self.W_hr is not None else [])
             out, h_T, c_T = torch.lstm(x, (state[0][None], state[1][None]), params, True, 1, 0.0, self.training, False, False)
             return out, (h_T[0], c_T[0])
-        gx = torch.addmm(self.b, x.reshape(T * B, I), self.W_ih.t()).view(T, B, 4 * H)   # change 1: one input GEMM
-        out, c_T = FusedLSTMFunction.apply(gx, self.W_hh, self.W_hr, state[0].contiguous(), state[1].contiguous(),
-                                           pick_backend(x, self.backend))
+        gx = torch.addmm(self.b, x.reshape(T * B, I), self.W_ih.t()).view(T, B, 4 * H)   # change 1: one input GEMM (in bf16/fp16 under autocast)
+        dtype = self.W_hh.dtype                                   # numba has no bf16 or fp16: under autocast the recurrence stays in the weights' float32
+        with torch.autocast(x.device.type, enabled=False):
+            out, c_T = FusedLSTMFunction.apply(gx.to(dtype), self.W_hh, self.W_hr, state[0].to(dtype).contiguous(), state[1].to(dtype).contiguous(),
+                                               pick_backend(x, self.backend))
         return out, (out[-1], c_T)
 
 # %% ../nbs/05_lstm_cells.ipynb #a7d91e63

@@ -17,17 +17,19 @@ import torch.nn.functional as F
 from fastai.basics import Learner, Metric, Callback, DataLoaders, Adam, CancelFitException, CancelBatchException, CancelTrainException
 from fastai.callback.training import GradientAccumulation
 from fastcore.basics import patch
-from fastai.callback.fp16 import MixedPrecision
-from .core import UserError, TrainingDiverged, ArchSpec, register_arch, get_arch, default_device, set_seed
+from fastcore.foundation import L
+from fastai.callback.fp16 import MixedPrecision, AMPMode
+from .core import UserError, TrainingDiverged, ArchSpec, register_arch, get_arch, default_device, set_seed, rank_and_world, group_device
 from .data import TokenizerInfo, train_tokenizer, pack_blocks, embedded_corpus
 from .masking import MLMCollator, MaskingConfig
 
 # %% auto #0
-__all__ = ['BertConfig', 'bert_base', 'rotary_tables', 'rotary_at', 'apply_rotary', 'SelfAttention', 'EncoderBlock', 'Encoder',
-           'MLMOutput', 'MLMHead', 'BertMLM', 'BlockStream', 'MaskedAccuracy', 'Perplexity', 'StepCounter',
-           'WarmupLinearDecay', 'StepBudget', 'TokenCounter', 'FiniteGuard', 'MLMMixedPrecision', 'mlm_loss',
-           'mlm_learner', 'fit_mlm', 'make_mlm_collator', 'cls_task_model', 'bert_encoder', 'mlm_dls', 'TinyCorpus',
-           'tiny_corpus', 'fill_mask', 'EncoderClassifier', 'TinyRun', 'train_tiny']
+__all__ = ['PRECISIONS', 'BertConfig', 'bert_base', 'rotary_tables', 'rotary_at', 'apply_rotary', 'SelfAttention', 'EncoderBlock',
+           'Encoder', 'MLMOutput', 'MLMHead', 'BertMLM', 'BlockStream', 'MaskedAccuracy', 'Perplexity', 'StepCounter',
+           'WarmupLinearDecay', 'StepBudget', 'TokenCounter', 'FiniteGuard', 'resolve_precision', 'MLMMixedPrecision',
+           'DistributedMLM', 'mlm_loss', 'mlm_learner', 'fit_mlm', 'make_mlm_collator', 'cls_task_model',
+           'bert_encoder', 'mlm_dls', 'TinyCorpus', 'tiny_corpus', 'fill_mask', 'EncoderClassifier', 'TinyRun',
+           'train_tiny']
 
 # %% ../nbs/03_mlm.ipynb #8db6efc5
 @dataclass
@@ -133,6 +135,7 @@ class MLMOutput:
     loss: torch.Tensor            # scalar
     logits: torch.Tensor          # [N, V] at the labelled positions (sparse head) or [B, T, V] (dense head)
     labels: torch.Tensor          # [N] or [B, T], matching `logits`
+    weight: int|None = None       # what `loss` is a mean over, when not the labelled tokens (ExLM: its problems); processes training together weight by it
 
 # %% ../nbs/03_mlm.ipynb #58e5838b
 class MLMHead(nn.Module):
@@ -176,6 +179,7 @@ class BlockStream:
     n_inp = 1
     def __init__(self, blocks, collator, bs:int, shuffle:bool=True, batches_per_epoch:int|None=None, seed:int=0, device=None):
         self.blocks, self.collator, self.bs, self.shuffle, self.seed, self.device = blocks, collator, bs, shuffle, seed, device
+        self.rank, self.world = 0, 1                             # several processes: each takes its `bs` rows of a batch of bs * world (see `scale`)
         self.n = len(blocks)
         if self.n == 0: raise UserError("no blocks to train on", "use a bigger corpus or a smaller --seq-len")
         self.batches_per_epoch = batches_per_epoch or (self.n // bs if shuffle else math.ceil(self.n / bs)) or 1
@@ -202,7 +206,7 @@ class BlockStream:
 def _batch_at(self:BlockStream, b:int):
     "Batch number `b`: its blocks, masked with one key per stream position (train) or per block (valid)."
     if self.shuffle:
-        start = b * self.bs
+        start = (b * self.world + self.rank) * self.bs            # stream positions are global: one process or several, the same blocks and masks
         idxs, keys = self.stream_indices(start, self.bs), np.arange(start, start + self.bs)
     else:
         idxs = np.arange(b * self.bs, min(self.n, (b + 1) * self.bs)); keys = idxs
@@ -330,23 +334,72 @@ def _non_finite(self:FiniteGuard, what:str, value):
                            "lower --lr, train in fp32 (no mixed precision), or pass --skip-nonfinite N to skip up to N bad batches")
 
 # %% ../nbs/03_mlm.ipynb #e74e3b26
+PRECISIONS = ('auto', 'bf16', 'fp16', 'fp32')
+
+def resolve_precision(precision:str, device) -> str:
+    "'auto' is bf16 on a GPU that has it, fp16 on an older GPU, and fp32 on the CPU (where bf16 autocast runs, but slower than fp32 on most CPUs)."
+    if precision not in PRECISIONS: raise UserError(f"unknown precision {precision!r}", f"use one of {PRECISIONS}")
+    if precision != 'auto': return precision
+    if torch.device(device).type != 'cuda': return 'fp32'
+    return 'bf16' if torch.cuda.is_bf16_supported() else 'fp16'
+
 class MLMMixedPrecision(MixedPrecision):
-    "fastai's mixed precision; the model's output is an `MLMOutput` whose loss is already float32."
+    "fastai's mixed precision on any device (fastai's own autocasts only on CUDA): autocast to bf16, or to fp16 with loss scaling. The model's output is an `MLMOutput` whose loss is already float32."
+    def __init__(self, amp_mode:str='fp16', device_type:str='cuda'): super().__init__(amp_mode); self.device_type = device_type
+    def before_fit(self):
+        dtype = torch.bfloat16 if self.amp_mode == AMPMode.BF16 else torch.float16
+        self.autocast = torch.autocast(self.device_type, dtype=dtype)
+        self.learn.scaler, self.scales = torch.amp.GradScaler(self.device_type, enabled=dtype == torch.float16), L()   # bf16 has fp32's range: no scaling
     def after_pred(self): pass
+
+# %% ../nbs/03_mlm.ipynb #96ceaa01
+class DistributedMLM(Callback):
+    "Data-parallel training over a torch.distributed group: the train stream sharded by rows, the model in `DistributedDataParallel`, each process's loss weighted by its share of the batch. `mlm_learner` adds it when the group has several processes."
+    order = 8   # after GradientAccumulation (6) has scaled the loss, before MixedPrecision (10) and FiniteGuard (11) read it
+    def before_fit(self):
+        from torch.nn.parallel import DistributedDataParallel
+        self.rank, self.world = rank_and_world()
+        stream = self.dls.train
+        if stream.bs % self.world:
+            raise UserError(f"a batch of {stream.bs} rows does not split over {self.world} processes", f"pass a --batch-size that is a multiple of {self.world}")
+        stream.bs, stream.rank, stream.world = stream.bs // self.world, self.rank, self.world
+        if (acc := getattr(self.learn, 'gradient_accumulation', None)) is not None: acc.n_acc //= self.world   # it counts this process's rows
+        device = next(self.learn.model.parameters()).device
+        self.learn.model = DistributedDataParallel(self.learn.model, device_ids=[device] if device.type == 'cuda' else None,
+                                                    forward_sync_buffers=False)   # the buffers (rotary tables) are the same everywhere
+    def after_loss(self):
+        if not self.training: return                             # every process evaluates the whole validation set: nothing to combine
+        import torch.distributed as dist
+        out = self.learn.pred
+        n = out.weight if out.weight is not None else int((out.labels != -100).sum())
+        tokens = int(self.xb[0]['attention_mask'].sum())
+        totals = torch.tensor([n, float(self.learn.loss.detach()) * n, tokens], dtype=torch.float64, device=group_device())
+        dist.all_reduce(totals)                                  # one collective per batch: the masks, the weighted loss and the tokens of all processes
+        self.learn.loss_grad = self.learn.loss_grad * (n * self.world / totals[0].item())   # the averaged gradient is the global mean's
+        self.learn.loss = (totals[1] / totals[0]).to(self.learn.loss.device, torch.float32)
+        self.extra_tokens = int(totals[2].item()) - tokens
+    def after_batch(self):
+        if self.training and hasattr(self, 'extra_tokens'): self.learn.token_counter.tokens += self.extra_tokens; del self.extra_tokens
+    def after_fit(self):
+        self.learn.model = self.learn.model.module
+        stream = self.dls.train
+        stream.bs, stream.rank, stream.world = stream.bs * self.world, 0, 1
 
 # %% ../nbs/03_mlm.ipynb #3fb4679f
 def mlm_loss(out:MLMOutput, labels): return out.loss
 
 def mlm_learner(dls, arch:str='bert', config=None, lr:float=1e-3, wd:float=0.01, grad_clip:float|None=1.0,
-                grad_accum:int=1, mixed_precision:bool|None=None, cbs=None, skip_nonfinite:int=0, **config_overrides) -> Learner:
+                grad_accum:int=1, precision:str='auto', compile:bool=False, cbs=None, skip_nonfinite:int=0, **config_overrides) -> Learner:
     "A fastai `Learner` for a masked LM of `arch`; `config` (or the arch's defaults) updated by `config_overrides`."
     spec = get_arch(arch)
     config = dataclasses.replace(config, **config_overrides) if config is not None else spec.config_cls(**config_overrides)
     model = spec.model_cls(config)
     cbs = [StepCounter(), TokenCounter(), FiniteGuard(grad_clip, skip_nonfinite)] + list(cbs or [])
+    if rank_and_world()[1] > 1: cbs.append(DistributedMLM())    # under torchrun: data-parallel, each process on its rows of every batch
     if grad_accum > 1: cbs.append(GradientAccumulation(n_acc=dls.train.bs * grad_accum))
-    if mixed_precision is None: mixed_precision = torch.cuda.is_available()
-    if mixed_precision: cbs.append(MLMMixedPrecision())
+    precision = resolve_precision(precision, dls.device or 'cpu')
+    if precision != 'fp32': cbs.append(MLMMixedPrecision(precision, torch.device(dls.device or 'cpu').type))
+    if compile: model.compile()                                  # in place: the state dict keeps its keys, so checkpoints do not change
     learn = Learner(dls, model, loss_func=mlm_loss, opt_func=partial(Adam, decouple_wd=True), lr=lr, wd=wd,
                     metrics=[MaskedAccuracy(), Perplexity()] + list(spec.metrics() if spec.metrics else []), cbs=cbs)
     learn.arch, learn.config, learn.grad_accum = arch, config, grad_accum
@@ -435,14 +488,14 @@ class TinyRun(NamedTuple):
     seconds: float
 
 def train_tiny(arch:str='bert', steps:int=200, corpus:TinyCorpus|None=None, masking:MaskingConfig=MaskingConfig(), valid_masking:MaskingConfig|None=None,
-               lr:float=2e-3, bs:int=32, seed:int=0, dls:DataLoaders|None=None, metrics=(), **config) -> TinyRun:
-    "Train a small `arch` (`config`: its sizes and options) for `steps` steps on `corpus` (default `tiny_corpus()`), quietly, with one evaluation at the end. `dls` replaces the corpus' loaders; `metrics` join the arch's own."
+               lr:float=2e-3, bs:int=32, seed:int=0, dls:DataLoaders|None=None, metrics=(), precision:str='auto', compile:bool=False, **config) -> TinyRun:
+    "Train a small `arch` (`config`: its sizes and options) for `steps` steps on `corpus` (default `tiny_corpus()`), quietly, with one evaluation at the end. `dls` replaces the corpus' loaders; `metrics` join the arch's own; `precision` and `compile` as in `mlm_learner`."
     corpus = corpus or tiny_corpus()
     threads = torch.get_num_threads()
     set_seed(seed)
     if dls is None: dls = mlm_dls(corpus.train_blocks, corpus.valid_blocks, corpus.info, masking, bs=bs, eval_every=steps, seed=seed, arch=arch,
                                   device='cpu', valid_masking=valid_masking)
-    learn = mlm_learner(dls, arch, lr=lr, vocab_size=corpus.info.vocab_size, **config)
+    learn = mlm_learner(dls, arch, lr=lr, precision=precision, compile=compile, vocab_size=corpus.info.vocab_size, **config)
     learn.metrics += list(metrics)
     t0 = time.time()
     with learn.no_bar(), learn.no_logging(): fit_mlm(learn, steps)

@@ -15,11 +15,12 @@ from fastai.basics import Callback
 from fastcore.basics import patch
 from fastcore.foundation import L
 from .core import (UserError, TrainingDiverged, SaveFailed, RunStopped, set_seed, default_device, get_arch, ARCHS, config_from_dict,
+                                is_main_process, any_rank, barrier, process_group, rank_and_world,
                                 atomic_write, atomic_write_json, atomic_write_text, atomic_torch_save)
 from .data import (load_corpus, train_tokenizer, load_tokenizer, save_tokenizer, pack_blocks, TOKENIZER_KINDS,
                                 TokenizerInfo, embedded_corpus, corpus_ceiling, has_validation_split)
 from .masking import MaskingConfig
-from .mlm import mlm_learner, mlm_dls, fit_mlm
+from .mlm import mlm_learner, mlm_dls, fit_mlm, PRECISIONS
 import mlm_explained.mlm  # registers the 'bert' arch
 import mlm_explained.elmo  # registers 'elmo' and 'masked-elmo'
 import mlm_explained.late_masking  # registers '3ml'
@@ -62,7 +63,9 @@ class TrainConfig:
     eval_mask_rate: float|None = None  # mask rate of the validation batches (default: mask_rate); fixes the question when comparing rates
     skip_nonfinite: int = 0            # skip up to this many batches whose loss or gradient is NaN/inf, then stop (0: stop at the first)
     seed: int = 0
-    device: str|None = None            # default: cuda if available, else cpu
+    device: str|None = None            # default: cuda if available, else cpu (under torchrun: the process's GPU)
+    precision: str = 'auto'            # 'bf16', 'fp16' (loss scaling) or 'fp32'; 'auto': bf16 on a GPU that has it, fp16 on an older one, fp32 on the CPU
+    compile: bool = False              # torch.compile the model (in place: checkpoints are unchanged)
 
 # %% ../nbs/04_train.ipynb #0662a614
 PRESET_DIR = Path(__file__).parent/'presets' if '__file__' in globals() else Path('../mlm_explained/presets')
@@ -95,6 +98,7 @@ def resolve_config(overrides:dict|None=None, config_file:str|None=None) -> dict:
     if train.eval_mask_rate is not None: MaskingConfig(rate=train.eval_mask_rate)
     for name in ('batch_size', 'max_steps', 'eval_every', 'grad_accum', 'tokenizer_vocab'):
         if getattr(train, name) < 1: raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(train, name)}", "pass a positive number")
+    if train.precision not in PRECISIONS: raise UserError(f"--precision {train.precision!r} is not one of {PRECISIONS}", "pass bf16, fp16, fp32 or auto")
     if train.skip_nonfinite < 0: raise UserError(f"--skip-nonfinite must be 0 or more, got {train.skip_nonfinite}", "pass the number of bad batches to skip")
     for name in ('max_minutes', 'max_train_minutes'):
         if getattr(train, name) is not None and not getattr(train, name) > 0: raise UserError(f"--{name.replace('_', '-')} must be above 0, got {getattr(train, name)}", "pass a positive number of minutes, or leave it out")
@@ -169,6 +173,7 @@ class RunWriter(Callback):
     def __init__(self, run_dir, rows:list[dict], elapsed:float=0., baselines:dict|None=None, print_lines:bool=False, interval:tuple|None=None):
         self.run_dir, self.rows, self.elapsed, self.baselines, self.print_lines = Path(run_dir), rows, elapsed, baselines, print_lines
         self.interval, self.saved_step = interval, (rows[-1]['step'] if rows else None)
+        self.writes = is_main_process()                          # several processes: rank 0 alone writes and prints; the others keep the rows
     def before_fit(self): self.t0 = time.time() - self.elapsed
     def _train_seconds(self) -> float:
         "Seconds of training so far, evaluations not counted: the last row's, plus the time since it, less the evaluation just made."
@@ -186,8 +191,10 @@ class RunWriter(Callback):
 @patch
 def save(self:RunWriter, interval:tuple|None=None):
     "The checkpoint of the current step, with the rows so far; `interval` when the step is not at an evaluation."
-    with _saving(self.run_dir, 'checkpoint.pt', self.saved_step):
-        save_checkpoint(self.learn, self.run_dir/'checkpoint.pt', time.time() - self.t0, self.rows, interval)
+    if self.writes:
+        with _saving(self.run_dir, 'checkpoint.pt', self.saved_step):
+            save_checkpoint(self.learn, self.run_dir/'checkpoint.pt', time.time() - self.t0, self.rows, interval)
+    barrier()                                                # several processes: none goes on (or exits) before the checkpoint is on disk
     self.saved_step = self.learn.step_counter.step
 
 @patch
@@ -202,6 +209,7 @@ def after_epoch(self:RunWriter):
                                "lower --lr, or train in fp32 (no mixed precision)")
     self.rows.append(_plain_row(row))
     self.save()                                              # first: the checkpoint holds the rows, so a failed metrics.csv loses nothing
+    if not self.writes: return
     with _saving(self.run_dir, 'metrics.csv', self.saved_step): write_metrics(self.run_dir, self.rows)
     with _saving(self.run_dir, 'loss_curve.png', self.saved_step): plot_run(self.run_dir, self.baselines)
     if self.print_lines: _print_row(self.rows[-1])
@@ -221,7 +229,8 @@ def save_checkpoint(learn, path, elapsed:float=0., rows:list[dict]=(), interval:
     "Write the run's state as tensors and plain data only (loadable with `weights_only=True`); `interval` = (loss sum, batches) of a cut-short interval."
     opt = learn.opt.state_dict() if learn.opt else None
     if opt is not None: opt = {'state': list(opt['state']), 'hypers': [dict(h) for h in opt['hypers']]}   # plain lists, not fastcore's L
-    atomic_torch_save({'format': CHECKPOINT_FORMAT, 'model': learn.model.state_dict(), 'opt': opt,
+    model = getattr(learn.model, 'module', learn.model)              # under DistributedDataParallel: the model inside
+    atomic_torch_save({'format': CHECKPOINT_FORMAT, 'model': model.state_dict(), 'opt': opt,
                        'step': learn.step_counter.step, 'tokens': learn.token_counter.tokens,
                        'stream_cursor': learn.dls.train.cursor, 'elapsed': float(elapsed),
                        'torch_rng': torch.get_rng_state(), 'arch': learn.arch,
@@ -333,14 +342,15 @@ class StopOnSignal(Callback):
     def __init__(self, requested:list, max_steps:int): self.requested, self.max_steps = requested, max_steps
     def before_batch(self): self.step_before = self.learn.step_counter.step
     def after_batch(self):
-        if not (self.requested and self.training) or self.learn.step_counter.step == self.step_before: return   # mid-accumulation: wait
+        if not self.training or self.learn.step_counter.step == self.step_before: return   # mid-accumulation: wait
+        if not any_rank(bool(self.requested)): return            # several processes vote at every step, so all stop at the same one
         if self.iter + 1 == self.n_iter: return                  # the interval's last batch: stop after its evaluation instead
         writer = self.learn.run_writer
         writer.save(interval=(writer.loss_sum, writer.n_batches)); self._stop()
     def after_epoch(self):
-        if self.requested and self.learn.step_counter.step < self.max_steps: self._stop()
+        if any_rank(bool(self.requested)) and self.learn.step_counter.step < self.max_steps: self._stop()
     def _stop(self):
-        signum = self.requested[0]
+        signum = self.requested[0] if self.requested else signal.SIGTERM   # a process that got no signal stops with the one that did
         raise RunStopped(f"stopped by {signal.Signals(signum).name} at step {self.learn.step_counter.step}; checkpoint written",
                          f"continue with: mlm-explained pretrain --resume --out {self.learn.run_writer.run_dir}", signum)
 
@@ -358,20 +368,25 @@ def _read_run_config(run_dir:Path) -> dict:
     return upgrade(cfg) if upgrade else cfg
 
 def pretrain(overrides:dict|None=None, out='runs/demo', config_file:str|None=None, resume:bool=False, progress:bool=True, cbs=None) -> dict:
-    "Run (or resume) a pretraining run into `out`, with extra fastai callbacks `cbs`; returns the summary dict."
+    "Run (or resume) a pretraining run into `out`, with extra fastai callbacks `cbs`; returns the summary dict. Under torchrun, data-parallel over its processes (the same run as one process with the same `batch_size`), rank 0 writing."
     out = Path(out)
-    _check_out_dir(out, resume)
-    if resume:  # the saved config is the truth; only the step budget, time limit and skip budget may change
-        allowed = {k: v for k, v in (overrides or {}).items() if k in RESUME_OVERRIDES}
-        cfg = resolve_config({**_read_run_config(out), **allowed})
-    else: cfg = resolve_config(overrides, config_file)
-    set_seed(cfg['seed'])
-    tokenizer = load_tokenizer(out/'tokenizer.json') if resume else None
-    state = load_checkpoint(out/'checkpoint.pt', tokenizer.get_vocab_size()) if resume else None   # checked before any data work
-    tokenizer, train_blocks, valid_blocks = prepare_data(cfg, tokenizer)
-    info = TokenizerInfo.from_tokenizer(tokenizer)
-    with stop_requests() as requested:
-        return _train(cfg, out, tokenizer, info, train_blocks, valid_blocks, state, progress, cbs, requested)
+    with process_group(overrides.get('device') if overrides else None) as device:
+        _check_out_dir(out, resume)
+        barrier()                                            # every process has looked at --out before rank 0 writes to it
+        if resume:  # the saved config is the truth; only the step budget, time limit and skip budget may change
+            allowed = {k: v for k, v in (overrides or {}).items() if k in RESUME_OVERRIDES}
+            cfg = resolve_config({**_read_run_config(out), **allowed})
+        else: cfg = resolve_config(overrides, config_file)
+        world = rank_and_world()[1]
+        if cfg['batch_size'] % world:
+            raise UserError(f"--batch-size {cfg['batch_size']} does not split over {world} processes", f"pass a multiple of {world}: the batch is the whole step's, shared by the processes")
+        set_seed(cfg['seed'])
+        tokenizer = load_tokenizer(out/'tokenizer.json') if resume else None
+        state = load_checkpoint(out/'checkpoint.pt', tokenizer.get_vocab_size()) if resume else None   # checked before any data work
+        tokenizer, train_blocks, valid_blocks = prepare_data(cfg, tokenizer)
+        info = TokenizerInfo.from_tokenizer(tokenizer)
+        with stop_requests() as requested:
+            return _train(cfg, out, tokenizer, info, train_blocks, valid_blocks, state, progress, cbs, requested, device or cfg['device'])
 
 # %% ../nbs/04_train.ipynb #f9974c4e
 def masking_of(cfg:dict) -> MaskingConfig:
@@ -379,16 +394,16 @@ def masking_of(cfg:dict) -> MaskingConfig:
     return MaskingConfig(rate=cfg['mask_rate'], strategy=cfg['mask_strategy'], exact=cfg['exact_count'],
                          mask_prob=cfg.get('mask_prob', 0.8), random_prob=cfg.get('random_prob', 0.1))
 
-def _train(cfg, out, tokenizer, info, train_blocks, valid_blocks, state, progress, cbs=None, requested=()):
+def _train(cfg, out, tokenizer, info, train_blocks, valid_blocks, state, progress, cbs=None, requested=(), device=None):
     spec = get_arch(cfg['arch'])
     masking = masking_of(cfg)
     valid_masking = dataclasses.replace(masking, rate=cfg['eval_mask_rate']) if cfg.get('eval_mask_rate') else None
     dls = mlm_dls(train_blocks, valid_blocks, info, masking, cfg['batch_size'], cfg['eval_every'] * cfg['grad_accum'],
-                  cfg['seed'], cfg['arch'], cfg['device'], valid_masking)
+                  cfg['seed'], cfg['arch'], device, valid_masking)
     model_cfg = config_from_dict(spec.config_cls, {**cfg, 'vocab_size': info.vocab_size, 'pad_id': info.pad_id,
                                                     'max_len': max(cfg.get('max_len', 0), cfg['seq_len'])})
     learn = mlm_learner(dls, cfg['arch'], model_cfg, lr=cfg['lr'], wd=cfg['wd'], grad_clip=cfg['grad_clip'], grad_accum=cfg['grad_accum'],
-                        cbs=cbs, skip_nonfinite=cfg['skip_nonfinite'])
+                        precision=cfg['precision'], compile=cfg['compile'], cbs=cbs, skip_nonfinite=cfg['skip_nonfinite'])
     learn.model.to(dls.device)
     rows, elapsed, interval = [], 0., None
     if state is not None:
@@ -399,10 +414,11 @@ def _train(cfg, out, tokenizer, info, train_blocks, valid_blocks, state, progres
         # the rows live in the checkpoint; checkpoints of earlier versions have them only in metrics.csv
         rows = state['rows'] if 'rows' in state else [r for r in read_metrics(out) if r['step'] <= state['step']]
     flat = {**cfg, **asdict(model_cfg)}
-    with _saving(out, 'config.json and tokenizer.json', state and state['step']):
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(out/'config.json', flat); save_tokenizer(tokenizer, out/'tokenizer.json')
-    print(json.dumps(flat), flush=True)
+    if is_main_process():
+        with _saving(out, 'config.json and tokenizer.json', state and state['step']):
+            out.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(out/'config.json', flat); save_tokenizer(tokenizer, out/'tokenizer.json')
+        print(json.dumps(flat), flush=True)
     baselines = {'unigram guess': unigram_accuracy(dls.valid)}
     if cfg['data'] == 'embedded' and not cfg['valid_data']:
         baselines['ceiling (single mask)'] = corpus_ceiling(embedded_corpus('validation', annotate=True))['ceiling']
@@ -412,7 +428,7 @@ def _train(cfg, out, tokenizer, info, train_blocks, valid_blocks, state, progres
         ctx = contextlib.nullcontext() if progress else _quiet(learn)
         with ctx: fit_mlm(learn, cfg['max_steps'], cfg['lr'], cfg['warmup'], cfg['max_minutes'] and cfg['max_minutes'] * 60,
                           cfg.get('max_train_minutes') and cfg['max_train_minutes'] * 60)
-    with _saving(out, 'summary.json', learn.run_writer.saved_step): return _write_summary(out, learn, rows, baselines)
+    with _saving(out, 'summary.json', learn.run_writer.saved_step): return _write_summary(out, learn, rows, baselines, is_main_process())
 
 # %% ../nbs/04_train.ipynb #1279d261
 def _quiet(learn) -> contextlib.ExitStack:
@@ -421,15 +437,15 @@ def _quiet(learn) -> contextlib.ExitStack:
     stack.enter_context(learn.no_bar()); stack.enter_context(learn.no_logging())
     return stack
 
-def _write_summary(out, learn, rows, baselines) -> dict:
+def _write_summary(out, learn, rows, baselines, write:bool=True) -> dict:
     last = rows[-1] if rows else {}
     summary = {'arch': learn.arch, 'steps': learn.step_counter.step, 'tokens_seen': learn.token_counter.tokens,
                'final': last, 'best_masked_acc': max((r['masked_acc'] for r in rows), default=None),
                'baselines': baselines, 'parameters': sum(p.numel() for p in learn.model.parameters()),
                'train_blocks': learn.dls.train.n, 'valid_blocks': learn.dls.valid.n,
                'seconds': last.get('seconds'), 'tokens_per_second': (last['tokens'] / last['seconds']) if last.get('seconds') else None,
-               'skipped_batches': learn.finite_guard.skipped, 'device': str(learn.dls.device)}
-    atomic_write_json(Path(out)/'summary.json', summary)
+               'skipped_batches': learn.finite_guard.skipped, 'device': str(learn.dls.device), 'processes': rank_and_world()[1]}
+    if write: atomic_write_json(Path(out)/'summary.json', summary)
     return summary
 
 # %% ../nbs/04_train.ipynb #e7f1a42e
