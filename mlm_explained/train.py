@@ -20,7 +20,9 @@ from .core import (UserError, TrainingDiverged, SaveFailed, RunStopped, set_seed
 from .data import (load_corpus, train_tokenizer, load_tokenizer, save_tokenizer, pack_blocks, TOKENIZER_KINDS,
                                 TokenizerInfo, embedded_corpus, corpus_ceiling, has_validation_split)
 from .masking import MaskingConfig
-from .mlm import mlm_learner, mlm_dls, fit_mlm, PRECISIONS
+from .mlm import mlm_learner, mlm_dls, fit_mlm, PRECISIONS, BlockStream
+from .streaming import CorpusStream, prepare_stream
+from fastai.basics import DataLoaders
 import mlm_explained.mlm  # registers the 'bert' arch
 import mlm_explained.elmo  # registers 'elmo' and 'masked-elmo'
 import mlm_explained.late_masking  # registers '3ml'
@@ -39,6 +41,10 @@ class TrainConfig:
     "Settings of a pretraining run (the model's own settings live in its arch's config class)."
     arch: str = 'bert'                 # a registered architecture
     data: str = 'embedded'             # 'embedded', a text file or folder, a save_to_disk folder, or 'hub:NAME[:CONFIG]'
+    streaming: bool = False            # read `data` as a stream (text, csv, jsonl or parquet files, or hub:), packed on the fly (see 01a_streaming)
+    stream_workers: int = 1            # streaming: processes that tokenize and pack (0: the training process)
+    stream_window: int = 10_000        # streaming: documents per shuffled window (a multiple of 1000)
+    tokenizer_docs: int = 100_000      # streaming: documents of the stream's start that train the tokenizer
     valid_data: str|None = None        # held-out corpus; default: the corpus's own validation split, else `valid_fraction` of the blocks
     valid_fraction: float = 0.05
     tokenizer: str = 'wordpiece'       # 'wordpiece', 'bpe' or 'smiles' (trained on the corpus), or a path to a tokenizer.json
@@ -96,9 +102,12 @@ def resolve_config(overrides:dict|None=None, config_file:str|None=None) -> dict:
     if unknown: raise UserError(f"unknown settings {sorted(unknown)}", f"see TrainConfig and {spec.config_cls.__name__} for the valid names")
     MaskingConfig(rate=train.mask_rate, strategy=train.mask_strategy, exact=train.exact_count, mask_prob=train.mask_prob, random_prob=train.random_prob)   # validates
     if train.eval_mask_rate is not None: MaskingConfig(rate=train.eval_mask_rate)
-    for name in ('batch_size', 'max_steps', 'eval_every', 'grad_accum', 'tokenizer_vocab'):
+    for name in ('batch_size', 'max_steps', 'eval_every', 'grad_accum', 'tokenizer_vocab', 'tokenizer_docs'):
         if getattr(train, name) < 1: raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(train, name)}", "pass a positive number")
     if train.precision not in PRECISIONS: raise UserError(f"--precision {train.precision!r} is not one of {PRECISIONS}", "pass bf16, fp16, fp32 or auto")
+    if train.streaming and (train.stream_window < 1000 or train.stream_window % 1000):
+        raise UserError(f"--stream-window {train.stream_window} is not a multiple of 1000 documents", "pass a multiple of 1000, so that windows pack like the in-memory blocks")
+    if train.stream_workers < 0: raise UserError(f"--stream-workers must be 0 or more, got {train.stream_workers}", "pass 0 to pack in the training process")
     if train.skip_nonfinite < 0: raise UserError(f"--skip-nonfinite must be 0 or more, got {train.skip_nonfinite}", "pass the number of bad batches to skip")
     for name in ('max_minutes', 'max_train_minutes'):
         if getattr(train, name) is not None and not getattr(train, name) > 0: raise UserError(f"--{name.replace('_', '-')} must be above 0, got {getattr(train, name)}", "pass a positive number of minutes, or leave it out")
@@ -233,6 +242,7 @@ def save_checkpoint(learn, path, elapsed:float=0., rows:list[dict]=(), interval:
     atomic_torch_save({'format': CHECKPOINT_FORMAT, 'model': model.state_dict(), 'opt': opt,
                        'step': learn.step_counter.step, 'tokens': learn.token_counter.tokens,
                        'stream_cursor': learn.dls.train.cursor, 'elapsed': float(elapsed),
+                       'stream_state': learn.dls.train.state_dict() if hasattr(learn.dls.train, 'state_dict') else None,
                        'torch_rng': torch.get_rng_state(), 'arch': learn.arch,
                        'rows': [_plain_row(r) for r in rows], 'interval': list(interval) if interval else None,
                        'skipped': learn.finite_guard.skipped}, path)
@@ -383,7 +393,7 @@ def pretrain(overrides:dict|None=None, out='runs/demo', config_file:str|None=Non
         set_seed(cfg['seed'])
         tokenizer = load_tokenizer(out/'tokenizer.json') if resume else None
         state = load_checkpoint(out/'checkpoint.pt', tokenizer.get_vocab_size()) if resume else None   # checked before any data work
-        tokenizer, train_blocks, valid_blocks = prepare_data(cfg, tokenizer)
+        tokenizer, train_blocks, valid_blocks = (prepare_stream if cfg['streaming'] else prepare_data)(cfg, tokenizer)   # streaming: train_blocks opens the stream
         info = TokenizerInfo.from_tokenizer(tokenizer)
         with stop_requests() as requested:
             return _train(cfg, out, tokenizer, info, train_blocks, valid_blocks, state, progress, cbs, requested, device or cfg['device'])
@@ -398,8 +408,13 @@ def _train(cfg, out, tokenizer, info, train_blocks, valid_blocks, state, progres
     spec = get_arch(cfg['arch'])
     masking = masking_of(cfg)
     valid_masking = dataclasses.replace(masking, rate=cfg['eval_mask_rate']) if cfg.get('eval_mask_rate') else None
-    dls = mlm_dls(train_blocks, valid_blocks, info, masking, cfg['batch_size'], cfg['eval_every'] * cfg['grad_accum'],
-                  cfg['seed'], cfg['arch'], device, valid_masking)
+    if cfg['streaming']:
+        train = CorpusStream(train_blocks, tokenizer, spec.make_collator(info, masking, cfg['seed']), cfg['batch_size'], cfg['seq_len'], cfg['respect_docs'],
+                             cfg['eval_every'] * cfg['grad_accum'], cfg['seed'], window_docs=cfg['stream_window'], workers=cfg['stream_workers'])
+        valid = BlockStream(valid_blocks, spec.make_collator(info, valid_masking or masking, cfg['seed']), cfg['batch_size'], shuffle=False, seed=cfg['seed'])
+        dls = DataLoaders(train, valid, device=default_device(device))
+    else: dls = mlm_dls(train_blocks, valid_blocks, info, masking, cfg['batch_size'], cfg['eval_every'] * cfg['grad_accum'],
+                        cfg['seed'], cfg['arch'], device, valid_masking)
     model_cfg = config_from_dict(spec.config_cls, {**cfg, 'vocab_size': info.vocab_size, 'pad_id': info.pad_id,
                                                     'max_len': max(cfg.get('max_len', 0), cfg['seq_len'])})
     learn = mlm_learner(dls, cfg['arch'], model_cfg, lr=cfg['lr'], wd=cfg['wd'], grad_clip=cfg['grad_clip'], grad_accum=cfg['grad_accum'],
@@ -410,6 +425,7 @@ def _train(cfg, out, tokenizer, info, train_blocks, valid_blocks, state, progres
         restore_checkpoint(learn, state, out/'checkpoint.pt')
         learn.step_counter.step, learn.token_counter.tokens, elapsed = state['step'], state['tokens'], state['elapsed']
         dls.train.cursor = state['stream_cursor']; torch.set_rng_state(state['torch_rng'])
+        if state.get('stream_state') is not None: dls.train.load_state_dict(state['stream_state'])   # a streamed run: where in the corpus
         learn.finite_guard.skipped, interval = state.get('skipped', 0), state.get('interval')
         # the rows live in the checkpoint; checkpoints of earlier versions have them only in metrics.csv
         rows = state['rows'] if 'rows' in state else [r for r in read_metrics(out) if r['step'] <= state['step']]
