@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 
-.PHONY: venv demo test test-slow export check-export readme bench figures clean docs test-docs
+.PHONY: venv demo test test-slow export check-export readme bench figures clean docs test-docs gpu-check
 
 $(BIN)/.installed: pyproject.toml constraints-cpu.txt
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,15 @@ check-export: export   ## the library must be exactly what the notebooks export
 
 readme: venv   ## README.md from nbs/index.ipynb
 	$(BIN)/python tools/make_readme.py
+
+# On a fresh machine with an NVIDIA GPU: torch's CUDA build (the same version pin) and numba's CUDA target, then every
+# check that has only run on a CPU (the kernels on the GPU, the LSTM and throughput benchmarks, a bf16 pretraining of each arch)
+# (in a venv of its own, .venv-gpu, so that a CPU venv already here is not taken for it)
+GPU_VENV ?= .venv-gpu
+gpu-check:   ## one table of GPU checks in gpu-check/gpu_check.md (about 5 minutes after the install)
+	$(MAKE) venv VENV=$(GPU_VENV) TORCH="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128"
+	$(GPU_VENV)/bin/python -m pip install -q -c constraints-cpu.txt 'numba-cuda[cu12]'
+	$(GPU_VENV)/bin/python tools/gpu_check.py --out gpu-check
 
 bench: venv
 	$(BIN)/python benchmarks/masking.py

@@ -1,7 +1,8 @@
 """LSTM benchmark: forward+backward of a 2-layer bidirectional LSTM (each layer reads both directions below,
 as torch.nn.LSTM(bidirectional=True) and Masked ELMo do), batch 64, sequence 128, hidden 512 and 1024.
 
-Side by side in one process: our fused layer ('fused'), the plain per-step PyTorch loop ('reference'), and PyTorch's
+Side by side in one process: our fused layer ('fused'; on the CPU its float32 products by oneDNN, and once more by
+BLAS, torch.mm, to show what the library choice is worth), the plain per-step PyTorch loop ('reference'), and PyTorch's
 own LSTM kernel through the same weights ('torch': oneDNN on the CPU, cuDNN on a GPU), and on a GPU also
 torch.nn.LSTM itself (its flattened-weight cuDNN path). Prints tokens/s and the memory of what autograd saves for the
 backward (and, on a GPU, the peak allocated memory), each as a ratio to the per-step loop. The matrix products' FLOPs are
@@ -14,6 +15,7 @@ import argparse, time
 import torch
 import torch.nn as nn
 from mlm_explained.elmo import BiLSTMStack, ElmoConfig
+from mlm_explained.lstm_cells import cpu_gemm, mm_t
 
 
 def saved_bytes(fn) -> int:
@@ -34,18 +36,27 @@ def lstm_flops(T, B, H, n_layers=2) -> float:
 
 
 def gemm_rate(m, k, n, device, reps=5) -> float:
-    "FLOP/s of torch.mm on an [m, k] x [k, n] product (best of reps)."
-    a, b = torch.randn(m, k, device=device), torch.randn(k, n, device=device)
+    "FLOP/s of the faster of torch.mm and oneDNN (mm_t) on an [m, k] x [k, n] product (best of reps)."
+    return max(_gemm_rate(m, k, n, device, lib, reps) for lib in (('blas', 'onednn') if device.type == 'cpu' else ('blas',)))
+
+
+def _gemm_rate(m, k, n, device, lib, reps) -> float:
+    a, w = torch.randn(m, k, device=device), torch.randn(n, k, device=device)
     best = float('inf')
     for r in range(reps + 1):
         if device.type == 'cuda': torch.cuda.synchronize()
-        t0 = time.perf_counter(); a @ b
+        t0 = time.perf_counter()
+        with cpu_gemm(lib): mm_t(a, w)
         if device.type == 'cuda': torch.cuda.synchronize()
         if r: best = min(best, time.perf_counter() - t0)
     return 2 * m * k * n / best
 
 
-def bench(name, make_model, x, lengths, reps, device):
+def bench(name, make_model, x, lengths, reps, device, gemm='onednn'):
+    with cpu_gemm(gemm): return _bench(name, make_model, x, lengths, reps, device)
+
+
+def _bench(name, make_model, x, lengths, reps, device):
     model = make_model().to(device)
     run = (lambda: model(x)[0]) if isinstance(model, nn.LSTM) else (lambda: torch.cat(model(x, lengths)[0][-1], -1))
     times = []
@@ -79,6 +90,7 @@ def main():
         stack = lambda impl: BiLSTMStack(ElmoConfig(d_model=H, d_hidden=H, n_layers=2, joint=True, residual=False, impl=impl))
         rows = [bench('per-step loop (reference)', lambda: stack('reference'), x, lengths, args.reps, device),
                 bench('fused (ours)', lambda: stack('fused'), x, lengths, args.reps, device),
+                *([bench('fused, BLAS products (torch.mm)', lambda: stack('fused'), x, lengths, args.reps, device, gemm='blas')] if device.type == 'cpu' else []),
                 bench('torch LSTM kernel, same weights', lambda: stack('torch'), x, lengths, args.reps, device)]
         if device.type == 'cuda':
             rows.append(bench('torch.nn.LSTM (cuDNN, flat weights)', lambda: nn.LSTM(H, H, 2, bidirectional=True), x, lengths, args.reps, device))
@@ -86,7 +98,7 @@ def main():
         tokens = args.batch * args.seq
         flops, peak = lstm_flops(args.seq, args.batch, H), gemm_rate(args.seq * args.batch, 2 * H, 4 * H, device)
         print(f'\nhidden {H}: {flops / 1e9:.0f} GFLOP of matrix products per forward+backward; this machine does the largest of them '
-              f'(input GEMM of layer 2) at {peak / 1e9:.0f} GFLOP/s, so no implementation can beat {flops / peak * 1e3:.0f} ms '
+              f'(input GEMM of layer 2, by the faster of BLAS and oneDNN) at {peak / 1e9:.0f} GFLOP/s, so no implementation can beat {flops / peak * 1e3:.0f} ms '
               f'({base["seconds"] * peak / flops:.2f}x the loop)')
         print(f'| {"implementation":38s} | {"ms":>8s} | {"tokens/s":>9s} | {"GFLOP/s":>8s} | {"speed vs loop":>13s} | {"saved MiB":>9s} | {"memory vs loop":>14s} |' +
               (f' {"peak MiB":>8s} |' if device.type == 'cuda' else ''))

@@ -14,6 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count, sdpa_backward_flop_count
 from .core import UserError, ArchSpec, register_arch
+from .lstm_cells import ONEDNN_FLOPS
 from .masking import exact_count, mask_text, COLOURS
 from .mlm import (BertConfig, BertMLM, Encoder, EncoderBlock, SelfAttention, MLMHead, MLMOutput, rotary_tables, rotary_at,
                                apply_rotary, make_mlm_collator, EncoderClassifier, cls_task_model)
@@ -75,8 +76,8 @@ CPU_ATTENTION_FLOPS = {torch.ops.aten._scaled_dot_product_flash_attention_for_cp
                        torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward: _sdpa_cpu_backward_flops}
 
 def count_flops(model:nn.Module, batch:dict, backward:bool=False) -> int:
-    "FLOPs of `model(batch)` (and its backward), counted by PyTorch's FlopCounterMode, CPU attention included."
-    with FlopCounterMode(display=False, custom_mapping=CPU_ATTENTION_FLOPS) as counter:
+    "FLOPs of `model(batch)` (and its backward), counted by PyTorch's FlopCounterMode, CPU attention and oneDNN's products (05_lstm_cells) included."
+    with FlopCounterMode(display=False, custom_mapping={**CPU_ATTENTION_FLOPS, **ONEDNN_FLOPS}) as counter:
         out = model(batch)
         if backward: out.loss.backward()
     return counter.get_total_flops()

@@ -7,6 +7,7 @@ Docs: https://mlm-explained.github.io/mlm_explained/lstm_cells.html.md"""
 # %% ../nbs/05_lstm_cells.ipynb #ae9e414d
 from __future__ import annotations
 import math, os, time
+from contextlib import contextmanager
 import numpy as np
 import torch
 import torch.nn as nn
@@ -14,9 +15,10 @@ from numba import cuda, config as numba_config
 from .core import UserError
 
 # %% auto #0
-__all__ = ['BACKENDS', 'THREADS_PER_BLOCK', 'lstm_cell_ref', 'lstm_layer_ref', 'pointwise_forward_cpu', 'pointwise_backward_cpu',
-           'pointwise_forward_cuda', 'pointwise_backward_cuda', 'simulating_cuda', 'pick_backend', 'launch_pointwise',
-           'FusedLSTMFunction', 'LSTMLayer', 'check_fused_lstm', 'graphed_layer', 'time_layer']
+__all__ = ['BACKENDS', 'THREADS_PER_BLOCK', 'CPU_GEMMS', 'ONEDNN_FLOPS', 'lstm_cell_ref', 'lstm_layer_ref',
+           'pointwise_forward_cpu', 'pointwise_backward_cpu', 'pointwise_forward_cuda', 'pointwise_backward_cuda',
+           'simulating_cuda', 'pick_backend', 'launch_pointwise', 'onednn_available', 'cpu_gemm', 'uses_onednn', 'mm_t',
+           'InputGates', 'FusedLSTMFunction', 'LSTMLayer', 'check_fused_lstm', 'graphed_layer', 'time_layer']
 
 # %% ../nbs/05_lstm_cells.ipynb #6a87c20c
 def lstm_cell_ref(x, h, c, W_ih, W_hh, b, W_hr=None):
@@ -131,6 +133,57 @@ def launch_pointwise(kernel:str, backend:str, *tensors):
         fn[blocks, threads, stream](*[_as_cuda(t) for t in tensors])
     else: fn[blocks, threads](*[_as_cuda(t) for t in tensors])
 
+# %% ../nbs/05_lstm_cells.ipynb #acbd0e55
+CPU_GEMMS = ('onednn', 'blas')
+_CPU_GEMM = {'name': 'onednn'}
+
+def onednn_available() -> bool:
+    "True when this torch can run float32 products through oneDNN (`torch.ops.mkldnn._linear_pointwise`, what torch.compile's CPU backend calls)."
+    return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, '_linear_pointwise')
+
+@contextmanager
+def cpu_gemm(name:str):
+    "Within the block, the fused LSTM's float32 CPU products go through `name`: 'onednn' (the default, where available) or 'blas' (torch.mm)."
+    if name not in CPU_GEMMS: raise UserError(f"unknown CPU GEMM library {name!r}", f"use one of {CPU_GEMMS}")
+    old, _CPU_GEMM['name'] = _CPU_GEMM['name'], name
+    try: yield
+    finally: _CPU_GEMM['name'] = old
+
+def uses_onednn(t:torch.Tensor) -> bool:
+    "Whether products of tensors like `t` go through oneDNN: float32, on the CPU, outside autocast, when chosen and available."
+    return (_CPU_GEMM['name'] == 'onednn' and t.device.type == 'cpu' and t.dtype == torch.float32
+            and not torch.is_autocast_enabled('cpu') and onednn_available())
+
+def mm_t(x:torch.Tensor, w:torch.Tensor, add:torch.Tensor|None=None) -> torch.Tensor:
+    "x [M, K] @ w [N, K].T (+ add [M, N]) -> [M, N], by oneDNN where `uses_onednn(x)`, else by torch.mm / torch.addmm."
+    if uses_onednn(x):
+        if add is None: return torch.ops.mkldnn._linear_pointwise(x, w, None, 'none', [], '')
+        return torch.ops.mkldnn._linear_pointwise.binary(x, add, w, None, 'add')   # the add fused into the product
+    return torch.mm(x, w.t()) if add is None else torch.addmm(add, x, w.t())
+
+# %% ../nbs/05_lstm_cells.ipynb #29b7b33a
+def _onednn_linear_flops(*args, out_shape=None, **kwargs) -> int:
+    "FLOPs of `_linear_pointwise` (X, W, ...) or its `.binary` (X, other, W, ...), as torch's counter counts addmm: 2·M·N·K, the add not counted."
+    x, w = args[0], (args[2] if len(args) == 5 else args[1])        # .binary has 5 arguments, W third
+    return 2 * math.prod(x[:-1]) * w[0] * w[1]
+
+ONEDNN_FLOPS = {torch.ops.mkldnn._linear_pointwise: _onednn_linear_flops} if onednn_available() else {}
+
+# %% ../nbs/05_lstm_cells.ipynb #b5e0fbf9
+class InputGates(torch.autograd.Function):
+    "The input part of every step's gates in one product: x [N, I] @ W_ih.T + b -> [N, 4H], forward and input gradient by oneDNN."
+    @staticmethod
+    def forward(ctx, x, W_ih, b):
+        ctx.save_for_backward(x, W_ih)
+        return torch.ops.mkldnn._linear_pointwise(x, W_ih, b, 'none', [], '')
+
+    @staticmethod
+    def backward(ctx, d_gx):
+        x, W_ih = ctx.saved_tensors
+        d_gx = d_gx.contiguous()
+        d_x = mm_t(d_gx, W_ih.t().contiguous()) if ctx.needs_input_grad[0] else None   # [N, I]
+        return d_x, d_gx.t() @ x, d_gx.sum(0)                                       # BLAS for d_W_ih: see above
+
 # %% ../nbs/05_lstm_cells.ipynb #5853d900
 class FusedLSTMFunction(torch.autograd.Function):
     "The recurrent part of an LSTM layer with fused pointwise kernels: gx [T, B, 4H] (input part, precomputed) -> (out [T, B, P], c_T [B, H])."
@@ -143,12 +196,11 @@ class FusedLSTMFunction(torch.autograd.Function):
         cs = gx.new_empty(T + 1, B, H); cs[0] = c0          # cell states c_0 .. c_T
         hs = gx.new_empty(T + 1, B, P); hs[0] = h0          # outputs h_0 .. h_T
         ms = gx.new_empty(T, B, H) if W_hr is not None else None   # o*tanh(c) before the projection
-        W_hh_T = W_hh.t()
         for t in range(T):
-            gates = torch.addmm(gx[t], hs[t], W_hh_T)        # [B, 4H]
+            gates = mm_t(hs[t], W_hh, gx[t])                 # [B, 4H] = gx_t + h_{t-1} W_hh^T
             m_t = ms[t] if ms is not None else hs[t + 1]
             launch_pointwise('forward', backend, gates, cs[t], acts[t], cs[t + 1], m_t)
-            if W_hr is not None: torch.mm(m_t, W_hr.t(), out=hs[t + 1])
+            if W_hr is not None: hs[t + 1] = mm_t(m_t, W_hr)
         ctx.backend = backend
         ctx.save_for_backward(W_hh, W_hr, acts, cs, hs, ms)
         return hs[1:], cs[T]
@@ -161,20 +213,21 @@ class FusedLSTMFunction(torch.autograd.Function):
         d_out = d_out.contiguous()
         d_gx = acts.new_empty(T, B, G)                       # gate gradients of every step
         d_hs = acts.new_empty(T, B, P) if W_hr is not None else None
-        d_h = acts.new_zeros(B, P)
         d_c = d_cT.contiguous() if d_cT is not None else acts.new_zeros(B, H)
         d_c_prev = acts.new_empty(B, H)
+        W_hh_t = W_hh.t().contiguous()                       # [P, 4H]: mm_t's weight layout, made once
+        W_hr_t = W_hr.t().contiguous() if W_hr is not None else None
+        d_h_t = d_out[T - 1]                                 # [B, P]: dL/dh_t, from above and from step t+1
         for t in reversed(range(T)):
-            d_h_t = d_out[t] + d_h                           # [B, P]: from above, and from step t+1
-            if W_hr is not None: d_hs[t] = d_h_t; d_m = d_h_t @ W_hr      # [B, H]
+            if W_hr is not None: d_hs[t] = d_h_t; d_m = mm_t(d_h_t, W_hr_t)      # [B, H]
             else: d_m = d_h_t
             launch_pointwise('backward', ctx.backend, d_m, d_c, acts[t], cs[t], cs[t + 1], d_gx[t], d_c_prev)
             d_c, d_c_prev = d_c_prev, d_c                     # swap buffers: no allocation per step
-            d_h = d_gx[t] @ W_hh                             # [B, P]
+            d_h_t = mm_t(d_gx[t], W_hh_t, d_out[t - 1] if t else None)   # dL/dh_{t-1}; at t = 0 it is dL/dh_0
         flat = lambda a: a.reshape(T * B, a.shape[-1])
         d_W_hh = flat(d_gx).t() @ flat(hs[:-1])              # one GEMM for all steps: [4H, P]
         d_W_hr = flat(d_hs).t() @ flat(ms) if W_hr is not None else None
-        return d_gx, d_W_hh, d_W_hr, d_h, d_c.clone(), None
+        return d_gx, d_W_hh, d_W_hr, d_h_t, d_c.clone(), None
 
 # %% ../nbs/05_lstm_cells.ipynb #73a18e02
 class LSTMLayer(nn.Module):
@@ -203,7 +256,8 @@ class LSTMLayer(nn.Module):
             params = [self.W_ih, self.W_hh, self.b, torch.zeros_like(self.b)] + ([self.W_hr] if self.W_hr is not None else [])
             out, h_T, c_T = torch.lstm(x, (state[0][None], state[1][None]), params, True, 1, 0.0, self.training, False, False)
             return out, (h_T[0], c_T[0])
-        gx = torch.addmm(self.b, x.reshape(T * B, I), self.W_ih.t()).view(T, B, 4 * H)   # change 1: one input GEMM (in bf16/fp16 under autocast)
+        x_flat = x.reshape(T * B, I)                              # change 1: one input GEMM for all steps (in bf16/fp16 under autocast)
+        gx = (InputGates.apply(x_flat, self.W_ih, self.b) if uses_onednn(x) else torch.addmm(self.b, x_flat, self.W_ih.t())).view(T, B, 4 * H)
         dtype = self.W_hh.dtype                                   # numba has no bf16 or fp16: under autocast the recurrence stays in the weights' float32
         with torch.autocast(x.device.type, enabled=False):
             out, c_T = FusedLSTMFunction.apply(gx.to(dtype), self.W_hh, self.W_hr, state[0].to(dtype).contiguous(), state[1].to(dtype).contiguous(),
