@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from .core import UserError, get_arch, config_from_dict, set_seed, shared_data_dir, atomic_write_text
+from .core import UserError, get_arch, config_from_dict, set_seed, shared_data_dir, atomic_write_text, figure_html
 from .data import TokenizerInfo, load_tokenizer, save_tokenizer, train_tokenizer, load_corpus
 from .late_masking import count_flops
 from .train import resolve_config, prepare_data, pretrain, read_metrics, masking_of
@@ -20,7 +20,7 @@ from .finetuning import finetune
 # %% auto #0
 __all__ = ['TRANSFORMER', 'LSTM', 'CONTENDERS', 'FULL_GRID', 'step_flops', 'run_grid', 'summarise', 'within_spread',
            'spread_table', 'grid_curves', 'plot_pretraining', 'plot_downstream', 'wikitext_base', 'zinc_base',
-           'run_full_grid']
+           'run_full_grid', 'results_view', 'plot_results_view', 'results_explorer']
 
 # %% ../nbs/16_compare.ipynb #e946fcc1
 def step_flops(cfg:dict, tokenizer, blocks) -> float:
@@ -224,3 +224,47 @@ def run_full_grid(runs_dir, data_dir=None, jobs:int=2, results_dir=None, progres
         atomic_write_text(Path(results_dir)/'compare_full.csv', table.to_csv(index=False))
         atomic_write_text(Path(results_dir)/'compare_full_curves.csv', grid_curves(table).to_csv(index=False))
     return table
+
+# %% ../nbs/16_compare.ipynb #5296cdc0
+def results_view(full:pd.DataFrame, curves:pd.DataFrame, contender:str, budget:str, task:str) -> dict:
+    "One contender's pretraining curves (per seed) on the corpus of `task`, and its `task` scores per seed, pretrained and random-init, in the fine-tuning mode of the grid's table."
+    rows = full[(full.task == task) & (full.contender == contender) & (full.budget == budget)]
+    if rows.empty: raise UserError(f"no results for {contender} at the {budget} budget on {task}", f"pick one of: {sorted(set(full.contender))}, budgets {sorted(set(full[full.task == task].budget))}")
+    mode = 'frozen' if (rows['mode'] == 'frozen').any() else 'full'     # the ELMos' table rows are frozen, the Transformers' full
+    rows = rows[rows['mode'] == mode]
+    c = curves[(curves.corpus == rows.corpus.iloc[0]) & (curves.contender == contender) & (curves.budget == budget)]
+    scores = {init: rows[rows.init == init].set_index('seed')['score'].sort_index() for init in ('pretrained', 'random')}
+    return dict(contender=contender, budget=budget, task=task, mode=mode, metric=rows.metric.iloc[0], corpus=rows.corpus.iloc[0],
+                curves={seed: run.sort_values('step') for seed, run in c.groupby('seed')}, scores=scores)
+
+def plot_results_view(view:dict, axes=None):
+    "Valid loss against pretraining FLOPs per seed, and the task's scores per seed with mean ± standard deviation, pretrained and random-init."
+    import matplotlib.pyplot as plt
+    if axes is None: _, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    for seed, run in view['curves'].items(): axes[0].plot(run['flops'], run['valid_loss'], marker='o', ms=3, lw=1, label=f'seed {seed}')
+    axes[0].set_xlabel('pretraining FLOPs'); axes[0].set_ylabel('valid loss'); axes[0].legend(fontsize=7)
+    axes[0].set_title(f"{view['contender']} on {view['corpus']}, {view['budget']} budget", fontsize=9)
+    for x, (init, s) in enumerate(view['scores'].items()):
+        axes[1].scatter([x] * len(s), s.values, color=f'C{x}', s=20)
+        axes[1].errorbar(x + 0.15, s.mean(), yerr=s.std(), fmt='_', color=f'C{x}', capsize=4, ms=12)
+    axes[1].set_xticks([0, 1], ['pretrained', 'random init']); axes[1].set_xlim(-0.5, 1.5)
+    axes[1].set_ylabel(f"{view['task']} {view['metric']}"); axes[1].set_title(f"{view['task']} ({view['mode']} fine-tuning): seeds and mean ± sd", fontsize=9)
+    return axes
+
+# %% ../nbs/16_compare.ipynb #7aa1630b
+def results_explorer(full:pd.DataFrame, curves:pd.DataFrame):
+    "An ipywidgets panel over the grid's results: contender, budget and task; the view of `plot_results_view`."
+    import ipywidgets as W
+    import matplotlib.pyplot as plt
+    pick = {'contender': W.Dropdown(options=list(dict.fromkeys(full.contender)), description='contender'),
+            'budget': W.Dropdown(options=list(dict.fromkeys(full.budget)), description='budget'),
+            'task': W.Dropdown(options=list(dict.fromkeys(full.task)), description='task')}
+    out = W.HTML()
+    def update(*_):
+        try: view = results_view(full, curves, **{k: w.value for k, w in pick.items()})
+        except UserError as e: out.value = f'<p>{e}</p>'; return                 # e.g. BBBP has no minutes budget
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.2)); plot_results_view(view, axes)
+        out.value = figure_html(fig)
+    for w in pick.values(): w.observe(update, 'value')
+    update()
+    return W.VBox([W.HBox(list(pick.values())), out])

@@ -16,7 +16,7 @@ import torch
 __all__ = ['ARCHS', 'UserError', 'TrainingDiverged', 'SaveFailed', 'RunStopped', 'set_seed', 'default_device', 'rank_and_world',
            'is_main_process', 'group_device', 'any_rank', 'barrier', 'process_group', 'atomic_write',
            'atomic_write_text', 'atomic_write_json', 'atomic_torch_save', 'shared_data_dir', 'ArchSpec',
-           'register_arch', 'get_arch', 'config_from_dict']
+           'register_arch', 'get_arch', 'config_from_dict', 'figure_html']
 
 # %% ../nbs/00_core.ipynb #c6616ed6
 class UserError(Exception):
@@ -193,3 +193,13 @@ def config_from_dict(cls, d:dict):
     "Build dataclass `cls` from the keys of `d` that are its fields; the other keys are ignored."
     names = {f.name for f in dataclasses.fields(cls)}
     return cls(**{k: v for k, v in d.items() if k in names})
+
+# %% ../nbs/00_core.ipynb #a4e10b9e
+def figure_html(fig, dpi:int=90) -> str:
+    "A matplotlib figure as an `<img>` tag with the PNG inline (base64), for an ipywidgets `HTML`; the figure is closed."
+    import base64, io
+    import matplotlib.pyplot as plt
+    buf = io.BytesIO()
+    fig.savefig(buf, format='png', dpi=dpi, bbox_inches='tight')
+    plt.close(fig)
+    return f'<img src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}" style="max-width:100%">'

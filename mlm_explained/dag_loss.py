@@ -1,4 +1,4 @@
-"""ExLM's training objective, built up from first principles: enumerate every monotone alignment of the target to the expanded states on a tiny example, turn the sum into a dynamic programme, then make it fast (batched log-space PyTorch for CPU and GPU, a numba kernel with a hand-written backward pass) and check each version against the one before, gradients included. The best alignment (Viterbi) for pictures and decoding.
+"""ExLM's training objective: the probability of the target summed over every monotone alignment to the expanded states, from brute force to a dynamic programme to a fast kernel, each checked against the one before.
 
 Docs: https://mlm-explained.github.io/mlm_explained/dag_loss.html.md"""
 

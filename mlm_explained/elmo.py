@@ -1,4 +1,4 @@
-"""Two language models built from the LSTM layers of the previous notebook: ELMo, whose left-to-right and right-to-left LMs never meet, and Masked ELMo, whose layers read both directions and which therefore needs BERT's masked objective. The leak that forces the masking, made visible; mask accumulation; and ELMo's scalar mix of layers for downstream use.
+"""ELMo, whose two one-way LSTM language models never meet, and Masked ELMo, whose layers read both directions and so must be trained with BERT's masked objective.
 
 Docs: https://mlm-explained.github.io/mlm_explained/elmo.html.md"""
 
@@ -12,16 +12,17 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import UserError, ArchSpec, register_arch
+from .core import UserError, ArchSpec, register_arch, figure_html
 from .data import TokenizerInfo
 from .masking import MaskingConfig
 from .mlm import MLMOutput, MLMHead, BertMLM, make_mlm_collator, Perplexity
 from .lstm_cells import LSTMLayer
 
 # %% auto #0
-__all__ = ['ELMO_EDGES', 'ElmoConfig', 'MaskedElmoConfig', 'reverse_padded', 'BiLSTMStack', 'LMOutput', 'LMCollator', 'BiLM',
-           'ElmoLM', 'changed_positions', 'DirectionPerplexity', 'elmo_task_model', 'MaskedElmo', 'step_cost',
-           'ScalarMix', 'ElmoEmbedder', 'ElmoTaskModel']
+__all__ = ['ELMO_EDGES', 'GATE_NAMES', 'ElmoConfig', 'MaskedElmoConfig', 'reverse_padded', 'BiLSTMStack', 'LMOutput',
+           'LMCollator', 'BiLM', 'ElmoLM', 'changed_positions', 'DirectionPerplexity', 'elmo_task_model', 'MaskedElmo',
+           'gate_trace', 'model_gates', 'plot_gates', 'gates_explorer', 'step_cost', 'ScalarMix', 'ElmoEmbedder',
+           'ElmoTaskModel']
 
 # %% ../nbs/06_elmo.ipynb #7593d3cf
 @dataclass
@@ -200,6 +201,79 @@ class MaskedElmo(BiLM):
         return self.head(hidden, labels.t()[labelled], sparse=False)
 
 register_arch(ArchSpec('masked-elmo', MaskedElmoConfig, MaskedElmo, make_mlm_collator, 'Masked ELMo: joint biLSTM with the masked-LM objective', **ELMO_EDGES));
+
+# %% ../nbs/06_elmo.ipynb #f93729a6
+def gate_trace(layer:LSTMLayer, x:torch.Tensor, state=None) -> dict:
+    "Replay `layer` over x [T, B, I] from the LSTM equations: {'i', 'f', 'o', 'c', 'h'} each [T, B, H] (h: [T, B, P], the layer's output)."
+    W_ih, W_hh, b, W_hr = layer.W_ih, layer.W_hh, layer.b, layer.W_hr
+    T, B, _ = x.shape
+    h, c = state if state is not None else (x.new_zeros(B, layer.d_out), x.new_zeros(B, layer.d_hidden))
+    trace = {k: [] for k in 'ifoch'}
+    for x_t in x.unbind(0):
+        i, f, g, o = (x_t @ W_ih.T + h @ W_hh.T + b).chunk(4, dim=1)              # 4 x [B, H]
+        i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
+        c = f * c + i * g
+        h = o * c.tanh()
+        if W_hr is not None: h = h @ W_hr.T                                        # [B, P]
+        for k, v in zip('ifoch', (i, f, o, c, h)): trace[k].append(v)
+    return {k: torch.stack(v) for k, v in trace.items()}
+
+@torch.no_grad()
+def model_gates(model:BiLM, input_ids:torch.Tensor) -> dict:
+    "Gates of every layer and direction of `model` on one sequence input_ids [1, T]: {(layer, 'fwd' | 'bwd'): gate_trace's dict, each [T, H], left to right}."
+    stack, seen = model.lstm, {}
+    hooks = [layer.register_forward_hook(lambda m, args, out, key=(l, d): seen.__setitem__(key, (args[0], out[0])))
+             for d, layers in (('fwd', stack.fwd), ('bwd', stack.bwd)) for l, layer in enumerate(layers)]
+    was_training = model.training
+    try: model.eval(); model.encode(input_ids)
+    finally:
+        for hk in hooks: hk.remove()
+        model.train(was_training)
+    gates = {}
+    for (l, d), (x, out) in seen.items():
+        trace = gate_trace(getattr(stack, d)[l], x)
+        assert torch.allclose(trace['h'], out, atol=1e-4), 'the replay must give the layer its own outputs'
+        gates[l, d] = {k: (v.flip(0) if d == 'bwd' else v)[:, 0] for k, v in trace.items()}   # [T, H], left to right
+    return gates
+
+# %% ../nbs/06_elmo.ipynb #44526e04
+GATE_NAMES = {'i': 'input gate', 'f': 'forget gate', 'o': 'output gate', 'c': 'cell state'}
+
+def plot_gates(gates:dict, tokens:list[str], layer:int=0, direction:str='fwd', gate:str='f', units:int=32, axes=None):
+    "One layer and direction: a heatmap of `gate` for its first `units` units over the tokens, and each gate's mean over all units."
+    import matplotlib.pyplot as plt
+    if axes is None: _, axes = plt.subplots(2, 1, figsize=(8, 4.6), sharex=True, gridspec_kw=dict(height_ratios=(2, 1)))
+    g = gates[layer, direction]
+    vals = g[gate][:, :units].T.float().numpy()                                   # [units, T]
+    im = axes[0].imshow(vals, aspect='auto', cmap='RdBu_r' if gate == 'c' else 'viridis', vmin=None if gate == 'c' else 0, vmax=None if gate == 'c' else 1)
+    axes[0].set_ylabel('unit'); axes[0].set_title(f"{GATE_NAMES[gate]}, layer {layer}, {direction} direction (first {units} units)", fontsize=9)
+    plt.colorbar(im, ax=axes[0], fraction=0.02)
+    for k in 'ifo': axes[1].plot(g[k].mean(1).numpy(), marker='o', ms=3, label=GATE_NAMES[k])
+    axes[1].set_ylim(0, 1); axes[1].set_ylabel('mean over units'); axes[1].legend(fontsize=7, ncol=3)
+    axes[1].set_xticks(range(len(tokens)), tokens, rotation=60, fontsize=7)
+    return axes
+
+# %% ../nbs/06_elmo.ipynb #b9a88170
+def gates_explorer(model:BiLM, tokenizer, sentences:list[str]):
+    "An ipywidgets panel: a sentence, a layer, a direction and a gate of a trained ELMo or Masked ELMo; the view of `plot_gates`."
+    import ipywidgets as W
+    import matplotlib.pyplot as plt
+    pick = {'sentence': W.Dropdown(options=sentences, description='sentence', layout=W.Layout(width='60%')),
+            'layer': W.Dropdown(options=list(range(model.cfg.n_layers)), description='layer'),
+            'direction': W.ToggleButtons(options=['fwd', 'bwd'], description='direction'),
+            'gate': W.Dropdown(options=[(name, k) for k, name in GATE_NAMES.items()], value='f', description='gate')}
+    out, cache = W.HTML(), {}
+    def update(*_):
+        s = pick['sentence'].value
+        if s not in cache:                                                          # one encoding per sentence
+            enc = tokenizer.encode(s); cache[s] = (model_gates(model, torch.tensor([enc.ids])), enc.tokens)
+        gates, tokens = cache[s]
+        fig, axes = plt.subplots(2, 1, figsize=(8, 4.6), sharex=True, gridspec_kw=dict(height_ratios=(2, 1)))
+        plot_gates(gates, tokens, pick['layer'].value, pick['direction'].value, pick['gate'].value, axes=axes)
+        out.value = figure_html(fig)
+    for w in pick.values(): w.observe(update, 'value')
+    update()
+    return W.VBox([pick['sentence'], W.HBox([pick['layer'], pick['direction'], pick['gate']]), out])
 
 # %% ../nbs/06_elmo.ipynb #da111ea3
 def step_cost(model:nn.Module, batch:dict, reps:int=3) -> tuple[float, float]:

@@ -1,4 +1,4 @@
-"""ExLM (Zheng et al., ICML 2025) replaces each [MASK] by k hidden states, gives every token two rotary position indices (where it is in the text, which state it is), links the states by a learned transition matrix, and trains with the DAG loss of `10_dag_loss`. The expansion built and checked against a plain loop, 2D rotary positions with a test that attention sees only relative positions, the transition heads of the paper's code, the model, predictions from its own target-free marginal, a fastai Learner, ExLM against BERT, and the k = 1 sanity check: why ExLM with one state per [MASK] is not BERT until its transitions are learnt.
+"""ExLM (Zheng et al., ICML 2025): each [MASK] expanded into k states with two rotary positions each, the states linked by learned transitions, and the model trained with the DAG loss of `10_dag_loss`.
 
 Docs: https://mlm-explained.github.io/mlm_explained/exlm.html.md"""
 
@@ -13,8 +13,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from fastai.basics import Metric
-from .core import UserError, ArchSpec, register_arch
+from .core import UserError, ArchSpec, register_arch, figure_html
 from .masking import MaskingConfig, MLMCollator
+from .data import TokenizerInfo
 from .mlm import BertConfig, Encoder, MLMHead, MLMOutput, BertMLM, rotary_at, apply_rotary, cls_task_model
 from .dag_loss import (dag_loss, dag_best_path, alignment_posteriors, plot_posteriors, allowed_transitions, transition_log_probs,
                                     _logsumexp)
@@ -22,7 +23,7 @@ from .dag_loss import (dag_loss, dag_best_path, alignment_posteriors, plot_poste
 # %% auto #0
 __all__ = ['BOUNDARY_IDS', 'expand_row_reference', 'expand_batch', 'expanded_sizes', 'plot_expansion', 'rope_2d',
            'TransitionHeads', 'ExLMConfig', 'ExLM', 'make_exlm_collator', 'PredictionEntropy', 'exlm_encoder',
-           'ExLMEncoder']
+           'alignment_view', 'plot_alignment_view', 'alignment_explorer', 'ExLMEncoder']
 
 # %% ../nbs/11_exlm.ipynb #a8d07d67
 BOUNDARY_IDS = (2, 3)   # [CLS] and [SEP]: every tokenizer of this project puts them there (data.SPECIAL_TOKENS)
@@ -251,6 +252,59 @@ register_arch(ArchSpec('exlm', ExLMConfig, ExLM, make_exlm_collator,
                        'ExLM: each [MASK] expanded into k states, 2D rotary positions, DAG loss', metrics=lambda: [PredictionEntropy()],
                        encoder_of=exlm_encoder, task_model=cls_task_model(exlm_encoder),
                        cli_options={'expand_states': 'states per [MASK], [CLS] and [SEP] (default 4)'}));
+
+# %% ../nbs/11_exlm.ipynb #12751d50
+@torch.no_grad()
+def alignment_view(model:ExLM, tokenizer, sentence:str, masked:list[int], k:int|None=None) -> dict:
+    "One sentence with its word pieces at `masked` hidden: posteriors `post [M, N]`, the best path `[M]`, target and state labels; k states per expanded token (default: the model's)."
+    info = TokenizerInfo.from_tokenizer(tokenizer)
+    pieces = tokenizer.encode(sentence)
+    if not masked or not all(0 <= i < len(pieces.ids) for i in masked): raise UserError(f"masked positions {list(masked)} are not among the sentence's {len(pieces.ids)} word pieces", "pick at least one position from 0 to the number of pieces - 1")
+    k = k or model.cfg.expand_states
+    if not 1 <= k <= model.cfg.expand_states: raise UserError(f"k = {k} is outside 1..{model.cfg.expand_states}", f"the model was trained with k = {model.cfg.expand_states}")
+    ids = torch.tensor([[info.cls_id, *pieces.ids, info.sep_id]])                      # [1, T]
+    labels = torch.full_like(ids, -100)
+    at = torch.tensor(sorted(masked)) + 1                                                # +1: after [CLS]
+    labels[0, at] = ids[0, at]; ids[0, at] = info.mask_id
+    trained, was_training = model.cfg, model.training
+    try:
+        model.cfg = dataclasses.replace(trained, expand_states=k); model.eval()
+        _, _, em, logT, ex = model.tables(ids, torch.ones_like(ids), labels)
+    finally: model.cfg = trained; model.train(was_training)
+    M, N = int(ex['target_len'][0]), int(ex['node_len'][0])
+    post = alignment_posteriors(em, logT, ex['target_len'], ex['node_len'])[0, :M, :N]
+    path, _ = dag_best_path(em, logT, ex['target_len'], ex['node_len'])
+    return dict(post=post, path=path[0, :M], k=k, sentence=sentence, masked=sorted(masked),
+                targets=[tokenizer.id_to_token(int(t)) for t in ex['targets'][0, :M]], states=[f'{j // k}.{j % k + 1}' for j in range(N)])
+
+def plot_alignment_view(view:dict, ax=None):
+    "The posteriors of `alignment_view` with its best path (red); state 'g.s' is state s of expanded token g."
+    hidden = ', '.join(view['targets'][1:-1])
+    return plot_posteriors(view['post'], view['path'], view['targets'], view['states'], ax=ax, title=f"k = {view['k']}, hidden: {hidden}")
+
+# %% ../nbs/11_exlm.ipynb #1520deee
+def alignment_explorer(model:ExLM, tokenizer, sentences:list[str]):
+    "An ipywidgets panel: a sentence, the word pieces to hide and k; the view of `plot_alignment_view`."
+    import ipywidgets as W
+    import matplotlib.pyplot as plt
+    sentence = W.Dropdown(options=sentences, description='sentence', layout=W.Layout(width='70%'))
+    hide = W.SelectMultiple(description='hide', rows=6)
+    k = W.IntSlider(value=model.cfg.expand_states, min=1, max=model.cfg.expand_states, description='k')
+    out = W.HTML()
+    def new_sentence(*_):
+        pieces = tokenizer.encode(sentence.value).tokens
+        hide.options = [(f'{i}: {p}', i) for i, p in enumerate(pieces)]
+        hide.value = (len(pieces) // 2,)                                                  # one piece to begin with
+    def update(*_):
+        if not hide.value: out.value = '<p>pick at least one word piece to hide</p>'; return
+        view = alignment_view(model, tokenizer, sentence.value, list(hide.value), k.value)
+        fig, ax = plt.subplots(figsize=(min(12, 2 + 0.3 * len(view['states'])), 0.9 + 0.35 * len(view['targets'])))
+        plot_alignment_view(view, ax)
+        out.value = figure_html(fig)
+    sentence.observe(new_sentence, 'value')
+    for w in (sentence, hide, k): w.observe(update, 'value')
+    new_sentence(); update()
+    return W.VBox([sentence, W.HBox([hide, k]), out])
 
 # %% ../nbs/11_exlm.ipynb #4533ad6c
 class ExLMEncoder(nn.Module):

@@ -1,4 +1,4 @@
-"""Masked language modelling where the encoder's first layers never see a [MASK]: they run on the unmasked tokens only, a shorter sequence, and the [MASK]s are appended at a later layer where a small decoder runs. With 50% masking this costs a fraction of BERT's compute. The FLOP formula checked against PyTorch's counter, the gather and the scatter, the decoder in three variants (the paper's two and one of ours), fine-tuning without the decoder, and tiny-scale experiments.
+"""Masked language modelling where the encoder runs on the unmasked tokens only and the [MASK]s join at a later layer, so that 50% masking costs a fraction of BERT's compute.
 
 Docs: https://mlm-explained.github.io/mlm_explained/late_masking.html.md"""
 
@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count, sdpa_backward_flop_count
-from .core import UserError, ArchSpec, register_arch
+from .core import UserError, ArchSpec, register_arch, figure_html
 from .lstm_cells import ONEDNN_FLOPS
 from .masking import exact_count, mask_text, COLOURS
 from .mlm import (BertConfig, BertMLM, Encoder, EncoderBlock, SelfAttention, MLMHead, MLMOutput, rotary_tables, rotary_at,
@@ -21,9 +21,9 @@ from .mlm import (BertConfig, BertMLM, Encoder, EncoderBlock, SelfAttention, MLM
 
 # %% auto #0
 __all__ = ['CPU_ATTENTION_FLOPS', 'DECODERS', 'block_flops', 'cross_block_flops', 'labelled_block_flops', 'head_flops',
-           'mlm_flops', 'train_flops', 'expected_counts', 'count_flops', 'visible_positions', 'scatter_back',
-           'plot_late_masking', 'LateMaskConfig', 'encoder_config', 'CrossBlock', 'LabelledBlock', 'LateMaskMLM',
-           'late_mask_encoder']
+           'mlm_flops', 'train_flops', 'expected_counts', 'count_flops', 'compute_view', 'plot_compute',
+           'compute_explorer', 'visible_positions', 'scatter_back', 'plot_late_masking', 'LateMaskConfig',
+           'encoder_config', 'CrossBlock', 'LabelledBlock', 'LateMaskMLM', 'late_mask_encoder']
 
 # %% ../nbs/08_late_masking.ipynb #3b9e55c3
 def block_flops(n:float, d:int, d_ff:int) -> float:
@@ -81,6 +81,52 @@ def count_flops(model:nn.Module, batch:dict, backward:bool=False) -> int:
         out = model(batch)
         if backward: out.loss.backward()
     return counter.get_total_flops()
+
+# %% ../nbs/08_late_masking.ipynb #7480c524
+def compute_view(rate:float=0.5, decoder_layers:int=2, d:int=768, vocab:int=30522, seq_len:int=128, n_layers:int=12, decoder:str='self') -> dict:
+    "Forward FLOPs of one sequence by part for BERT at 15% and 3ML (n_layers + decoder_layers) at `rate`, the head's share of each, and 3ML / BERT (forward and training)."
+    shape = dict(d=d, d_ff=4 * d, vocab=vocab, n_layers=n_layers)
+    bert = mlm_flops(seq_len, n_labels=expected_counts(seq_len, 0.15)[0], **shape)
+    m, n_v = expected_counts(seq_len, rate)
+    late = mlm_flops(seq_len, n_labels=m, n_visible=n_v, decoder_layers=decoder_layers, decoder=decoder, **shape)
+    return dict(bert=bert, late=late, head_share={'bert': bert['head'] / bert['total'], '3ml': late['head'] / late['total']},
+                ratio=late['total'] / bert['total'], train_ratio=train_flops(late) / train_flops(bert),
+                settings=dict(rate=rate, decoder_layers=decoder_layers, d=d, vocab=vocab, seq_len=seq_len, n_layers=n_layers))
+
+def plot_compute(view:dict, ax=None):
+    "Stacked bars of `compute_view`: encoder, decoder and head GFLOPs of BERT and 3ML."
+    import matplotlib.pyplot as plt
+    if ax is None: _, ax = plt.subplots(figsize=(4, 3))
+    s = view['settings']
+    names = ('BERT, 15%', f"3ML {s['n_layers']}+{s['decoder_layers']}, {s['rate']:.0%}")
+    bottom = np.zeros(2)
+    for part, colour in (('encoder', 'C0'), ('decoder', 'C1'), ('head', 'C2')):
+        vals = np.array([view['bert'][part], view['late'][part]]) / 1e9
+        ax.bar(names, vals, bottom=bottom, color=colour, label=part); bottom += vals
+    ax.set_ylabel('forward GFLOPs per sequence'); ax.legend(fontsize=7)
+    ax.set_title(f"d {s['d']}, V {s['vocab']}, T {s['seq_len']}: 3ML/BERT {view['ratio']:.2f} (training {view['train_ratio']:.2f})", fontsize=8)
+    return ax
+
+# %% ../nbs/08_late_masking.ipynb #025ab470
+def compute_explorer(**start):
+    "An ipywidgets panel: sliders for mask rate, decoder depth, width, vocabulary and sequence length; the bars of `plot_compute` and the numbers."
+    import ipywidgets as W
+    import matplotlib.pyplot as plt
+    v0 = {**dict(rate=0.5, decoder_layers=2, d=768, vocab=30522, seq_len=128), **start}
+    knobs = {'rate': W.FloatSlider(value=v0['rate'], min=0.05, max=0.8, step=0.05, description='mask rate'),
+             'decoder_layers': W.IntSlider(value=v0['decoder_layers'], min=1, max=6, description='decoder'),
+             'd': W.IntSlider(value=v0['d'], min=128, max=2048, step=128, description='width'),
+             'vocab': W.IntSlider(value=v0['vocab'], min=1000, max=100_000, step=1000, description='vocabulary'),
+             'seq_len': W.IntSlider(value=v0['seq_len'], min=32, max=1024, step=32, description='sequence')}
+    out = W.HTML()
+    def update(*_):
+        view = compute_view(**{k: w.value for k, w in knobs.items()})
+        fig, ax = plt.subplots(figsize=(5, 3.2)); plot_compute(view, ax)
+        out.value = (figure_html(fig) + f"<p>3ML / BERT: {view['ratio']:.3f} forward, {view['train_ratio']:.3f} training; "
+                     f"the head is {view['head_share']['bert']:.1%} of BERT and {view['head_share']['3ml']:.1%} of 3ML</p>")
+    for w in knobs.values(): w.observe(update, 'value')
+    update()
+    return W.VBox([W.HBox(list(knobs.values())[:3]), W.HBox(list(knobs.values())[3:]), out])
 
 # %% ../nbs/08_late_masking.ipynb #fec69efe
 def visible_positions(keep):

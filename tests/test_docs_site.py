@@ -159,6 +159,11 @@ def test_notebook_pages_show_code_outputs_and_copy_buttons(visits):
         assert any('_images/' in i['src'] for i in v['images']), f'{page}: no plot'
     html = (HTML/'notebooks'/'02_masking.html').read_text()
     assert 'widget-snapshot' in html and 'VBox(children' not in html, 'the masking explorer should show its static snapshot'
+    for page, name in (('06_elmo', 'gates'), ('08_late_masking', 'compute'), ('11_exlm', 'alignment'), ('16_compare', 'results')):
+        html = (HTML/'notebooks'/f'{page}.html').read_text()
+        snap = html[html.find('widget-snapshot'):]
+        assert 'widget-snapshot' in html and 'VBox(children' not in html, f'the {name} explorer of {page} should show its static snapshot'
+        assert '<img src="data:image/png;base64,' in snap[:200_000], f'the {name} explorer of {page} should show its figure in the snapshot'
 
 def test_every_export_has_an_api_entry_linked_from_its_notebook():
     missing, unlinked = [], []

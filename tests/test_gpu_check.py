@@ -1,10 +1,12 @@
 """The GPU check (`make gpu-check`, tools/gpu_check.py) run without a GPU: the kernels in numba's CUDA simulator, the
 benchmarks and a bf16 pretraining of every arch on the CPU, small. Every step must pass and the table must hold them all."""
 import subprocess, sys
+import pytest
 from conftest import ROOT
 
 ARCHS = ('bert', '3ml', 'exlm', 'masked-elmo', 'elmo')
 
+@pytest.mark.slow            # about a minute: its steps are tested one by one elsewhere; this checks the script that runs them
 def test_the_gpu_check_runs_without_a_gpu(tmp_path):
     res = subprocess.run([sys.executable, str(ROOT/'tools'/'gpu_check.py'), '--cpu', '--quick', '--out', str(tmp_path)], capture_output=True, text=True, cwd=ROOT, timeout=1200)
     table = (tmp_path/'gpu_check.md').read_text()
