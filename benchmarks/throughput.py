@@ -42,8 +42,9 @@ def corpus():
     return (load_corpus(wiki), 'WikiText-2 train') if wiki is not None and wiki.exists() else (load_corpus('embedded'), 'embedded corpus')
 
 def blocks_for(texts, vocab:int, seq_len:int, n:int):
-    tok = train_tokenizer(texts.select(range(min(len(texts), 20_000))), 'wordpiece', vocab)
-    blocks = pack_blocks(texts.select(range(min(len(texts), 20_000))), tok, seq_len)
+    sample = texts.select(range(min(len(texts), 20_000)))
+    tok = train_tokenizer(sample, 'wordpiece', vocab)
+    blocks = pack_blocks(sample, tok, seq_len)
     return tok, {k: np.asarray(blocks[:n][k]) for k in ('input_ids', 'word_starts')}
 
 def autocast(device, precision):
