@@ -10,6 +10,7 @@ import math
 import numpy as np
 import torch
 from fastai.basics import Callback
+from fastcore.basics import patch
 from .core import UserError
 
 # %% auto #0
@@ -31,29 +32,33 @@ class SegmentStream:
     def __len__(self): return self.batches_per_epoch if self.train else self.K
     def to(self, device): self.device = device; return self
 
-    def batch_at(self, k:int, key_offset:int=0) -> dict:
-        "Segment k of every row (k < K); masks keyed by `key_offset` + block index, so each pass masks afresh."
-        k = k % self.K
-        idxs = np.arange(self.bs) * self.K + k                          # block rK + k for each row r
-        batch = self.collator(self.blocks[idxs], idxs + key_offset)
-        if self.carry:
-            batch['continues'] = torch.full((self.bs,), k > 0)          # row's state comes from the segment before
-            if self.lookahead:
-                nxt = np.asarray(self.blocks[np.minimum(idxs + 1, self.n - 1)]['input_ids'])[:, :self.lookahead]
-                batch['lookahead_ids'] = torch.from_numpy(nxt.astype(np.int64))           # [B, W], unmasked
-                batch['has_lookahead'] = torch.full((self.bs,), k + 1 < self.K)          # the last segment of a row has none
-        if self.device is not None: batch = {key: v.to(self.device, non_blocking=True) for key, v in batch.items()}
-        return batch
+# %% ../nbs/07_bptt.ipynb #5159c5a7
+@patch
+def batch_at(self:SegmentStream, k:int, key_offset:int=0) -> dict:
+    "Segment k of every row (k < K); masks keyed by `key_offset` + block index, so each pass masks afresh."
+    k = k % self.K
+    idxs = np.arange(self.bs) * self.K + k                          # block rK + k for each row r
+    batch = self.collator(self.blocks[idxs], idxs + key_offset)
+    if self.carry:
+        batch['continues'] = torch.full((self.bs,), k > 0)          # row's state comes from the segment before
+        if self.lookahead:
+            nxt = np.asarray(self.blocks[np.minimum(idxs + 1, self.n - 1)]['input_ids'])[:, :self.lookahead]
+            batch['lookahead_ids'] = torch.from_numpy(nxt.astype(np.int64))           # [B, W], unmasked
+            batch['has_lookahead'] = torch.full((self.bs,), k + 1 < self.K)          # the last segment of a row has none
+    if self.device is not None: batch = {key: v.to(self.device, non_blocking=True) for key, v in batch.items()}
+    return batch
 
-    def __iter__(self):
-        if not self.train:
-            for k in range(self.K):
-                b = self.batch_at(k); yield b, b['labels']
-            return
-        for _ in range(len(self)):
-            c = self.cursor; self.cursor += 1
-            b = self.batch_at(c, key_offset=(c // self.K) * self.n)     # a new pass over the rows: new masks
-            yield b, b['labels']
+# %% ../nbs/07_bptt.ipynb #62fbe16b
+@patch
+def __iter__(self:SegmentStream):
+    if not self.train:
+        for k in range(self.K):
+            b = self.batch_at(k); yield b, b['labels']
+        return
+    for _ in range(len(self)):
+        c = self.cursor; self.cursor += 1
+        b = self.batch_at(c, key_offset=(c // self.K) * self.n)     # a new pass over the rows: new masks
+        yield b, b['labels']
 
 # %% ../nbs/07_bptt.ipynb #d3c3b61d
 class CarryStates(Callback):
@@ -62,25 +67,29 @@ class CarryStates(Callback):
     def before_fit(self): self.carried = {True: None, False: None}
     def before_validate(self): self.carried[False] = None
 
-    def before_batch(self):
-        batch = self.xb[0]
-        if 'continues' not in batch: return
-        init, prev = {}, self.carried[self.training]
-        keep = batch['continues'].float()[:, None]                          # [B, 1]
-        if prev is not None and prev[0][0].shape[0] == keep.shape[0]:
-            init['fwd'] = [(h * keep, c * keep) for h, c in prev]
-        if 'lookahead_ids' in batch:
-            with torch.no_grad():
-                was_training = self.model.training; self.model.eval()
-                try: self.model.encode(batch['lookahead_ids'])
-                finally: self.model.train(was_training)
-            has = batch['has_lookahead'].float()[:, None]
-            init['bwd'] = [(h * has, c * has) for h, c in self.model.last_final['bwd']]
-        batch['init_states'] = init or None
+# %% ../nbs/07_bptt.ipynb #7f79a3fb
+@patch
+def before_batch(self:CarryStates):
+    batch = self.xb[0]
+    if 'continues' not in batch: return
+    init, prev = {}, self.carried[self.training]
+    keep = batch['continues'].float()[:, None]                          # [B, 1]
+    if prev is not None and prev[0][0].shape[0] == keep.shape[0]:
+        init['fwd'] = [(h * keep, c * keep) for h, c in prev]
+    if 'lookahead_ids' in batch:
+        with torch.no_grad():
+            was_training = self.model.training; self.model.eval()
+            try: self.model.encode(batch['lookahead_ids'])
+            finally: self.model.train(was_training)
+        has = batch['has_lookahead'].float()[:, None]
+        init['bwd'] = [(h * has, c * has) for h, c in self.model.last_final['bwd']]
+    batch['init_states'] = init or None
 
-    def after_pred(self):
-        if 'continues' in self.xb[0]:
-            self.carried[self.training] = [(h.detach(), c.detach()) for h, c in self.model.last_final['fwd']]
+# %% ../nbs/07_bptt.ipynb #c427ef31
+@patch
+def after_pred(self:CarryStates):
+    if 'continues' in self.xb[0]:
+        self.carried[self.training] = [(h.detach(), c.detach()) for h, c in self.model.last_final['fwd']]
 
 # %% ../nbs/07_bptt.ipynb #6d08b7b8
 def check_carry(model, ids, split:int, lookahead:int) -> tuple[list[float], list[float]]:

@@ -25,6 +25,7 @@ __all__ = ['BOND_ORDERS', 'TOX21_TASKS', 'MOLECULENET', 'SmilesError', 'Molecule
 class SmilesError(ValueError):
     "A string that is not valid SMILES (as far as this small parser can tell)."
 
+# %% ../nbs/13_chemistry.ipynb #821ee2ec
 @dataclasses.dataclass
 class Molecule:
     "A molecular graph: per-atom element, aromatic flag, charge and hydrogen count; bonds as {(i, j): order} with i < j."
@@ -45,11 +46,13 @@ class Molecule:
 _BRACKET_RE = re.compile(r"\[(\d+)?([A-Z][a-z]?|[a-z][a-z]?|\*)(@@?|@(?:TH|AL|SP|TB|OH)\d+)?(H\d*)?([+-]+\d*)?(:\d+)?\]$")
 BOND_ORDERS = {'-': 1., '=': 2., '#': 3., '$': 4., ':': 1.5, '/': 1., '\\': 1., '~': 1.}
 
+# %% ../nbs/13_chemistry.ipynb #87033914
 def _charge(s:str|None) -> int:
     if not s: return 0
     digits = s.lstrip('+-')
     return (1 if s[0] == '+' else -1) * (int(digits) if digits else len(s))
 
+# %% ../nbs/13_chemistry.ipynb #7126a360
 def _atom(token:str) -> tuple[str, bool, int, int]:
     "(element, aromatic, charge, hydrogens) of one atom token."
     if token[0] != '[': return (token.capitalize() if token != '*' else '*'), token.islower(), 0, 0
@@ -66,6 +69,7 @@ def _add_bond(mol:Molecule, i:int, j:int, order:float|None):
     if order is None: order = 1.5 if mol.aromatic[i] and mol.aromatic[j] else 1.   # the bond SMILES leaves implicit
     mol.bonds[key] = order
 
+# %% ../nbs/13_chemistry.ipynb #3948b203
 def _implied_hydrogens(mol:Molecule, in_brackets:list[bool]):
     "An aliphatic N or P written without brackets carries the hydrogens its three bonds leave free."
     valence = [0.] * len(mol)
@@ -152,6 +156,7 @@ def _shortest_cycle(nb, u:int, v:int, allowed:set) -> list|None:
             queue.append(y)
     return None
 
+# %% ../nbs/13_chemistry.ipynb #abc766f9
 def _ring_systems(nb, rings:set) -> list[tuple[set, set]]:
     "(atoms, bonds) of each shortest cycle, and of each pair of cycles that share a bond."
     cycles = list({frozenset(c): c for u, v in rings if (c := _shortest_cycle(nb, u, v, rings))}.values())
@@ -216,6 +221,7 @@ def murcko_atoms(mol:Molecule) -> list[int]:
 # %% ../nbs/13_chemistry.ipynb #6d71ea45
 def _hash(s:str) -> str: return hashlib.blake2b(s.encode(), digest_size=8).hexdigest()   # stable across processes, unlike hash()
 
+# %% ../nbs/13_chemistry.ipynb #9c94b7d5
 def graph_key(mol:Molecule, atoms:list[int]) -> str:
     "A Weisfeiler–Lehman hash of the subgraph on `atoms`: equal for isomorphic subgraphs; '' for no atoms."
     if not atoms: return ''
@@ -248,6 +254,7 @@ class ScaffoldSplit:
     rejected: list
     n_scaffolds: int = 0
 
+# %% ../nbs/13_chemistry.ipynb #4ede23bf
 def scaffold_split(smiles:list[str], fractions:tuple=(0.8, 0.1, 0.1)) -> ScaffoldSplit:
     "Deterministic Bemis–Murcko scaffold split: whole scaffold groups, largest first, fill train, then valid, then test."
     groups, rejected = defaultdict(list), []
@@ -305,6 +312,7 @@ MOLECULENET = {
 def _has(columns, marker:str) -> bool:
     return any(c.startswith(marker) for c in columns) if marker.endswith(('-', '_')) else marker in columns
 
+# %% ../nbs/13_chemistry.ipynb #b4160681
 def moleculenet_layout(columns:list[str]) -> tuple[str, list[str]]|None:
     "(set name, task columns) of a MoleculeNet table recognised by its columns, or None."
     smi = smiles_column(columns)
@@ -369,6 +377,7 @@ def mean_roc_auc(preds, labels) -> tuple[float, list[float]]:
 # %% ../nbs/13_chemistry.ipynb #6bae9bbb
 _VALENCES = {'B': (3,), 'C': (4,), 'N': (3, 5), 'O': (2,), 'P': (3, 5), 'S': (2, 4, 6), 'F': (1,), 'Cl': (1,), 'Br': (1,), 'I': (1,)}
 
+# %% ../nbs/13_chemistry.ipynb #0e813e78
 def _plain_atom(token:str, bond_sum:float) -> str:
     "A bracket atom without its chirality; without brackets when its hydrogens are the ones SMILES implies."
     m = _BRACKET_RE.match(token)
@@ -380,6 +389,7 @@ def _plain_atom(token:str, bond_sum:float) -> str:
         if implied == n_h: return symbol
     return '[' + (isotope or '') + symbol + (h or '') + (charge or '') + (atom_class or '') + ']'
 
+# %% ../nbs/13_chemistry.ipynb #fa4a7b66
 def strip_stereo(smi:str) -> str:
     "`smi` without chirality marks and double-bond geometry marks, atoms unbracketed where SMILES allows; returned unchanged if it does not parse."
     try: mol = parse_smiles(smi)

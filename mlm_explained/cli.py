@@ -21,6 +21,7 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message):   # one line, not argparse's usage block
         self.exit(2, f"mlm-explained: error: {message} (fix: see `{self.prog} --help`)\n")
 
+# %% ../nbs/15_cli.ipynb #9a8e77d8
 def _arch_flags(p, S):
     "One flag per `cli_options` entry of the registered archs, typed like the config field's default."
     seen = {}
@@ -31,6 +32,7 @@ def _arch_flags(p, S):
     for name, (kind, helps) in seen.items():
         p.add_argument('--' + name.replace('_', '-'), dest=name, type=kind, default=S, help='; '.join(helps))
 
+# %% ../nbs/15_cli.ipynb #9f24fd40
 def _add_pretrain_args(p):
     S = argparse.SUPPRESS   # absent flags stay absent, so the config file's values survive
     p.add_argument('--arch', default=S, help=f'architecture: one of {sorted(ARCHS)}')
@@ -74,6 +76,7 @@ def _add_pretrain_args(p):
                    help='skip up to N batches whose loss or gradient is NaN/inf before stopping (default 0: stop at the first; exit status 3)')
     p.add_argument('--no-progress', dest='progress', action='store_false', help='no progress bars (also the default when output is not a terminal)')
 
+# %% ../nbs/15_cli.ipynb #2fa7f502
 def _add_finetune_args(p):
     p.add_argument('run', help='a pretraining run folder (any arch)')
     p.add_argument('data', help='a GLUE task folder (train.tsv, dev.tsv, ...), hub:glue/TASK, or a MoleculeNet csv (BBBP, BACE, ClinTox, Tox21, HIV, ...)')
@@ -105,6 +108,7 @@ def _cmd_pretrain(args):
           f"valid loss {f.get('valid_loss', float('nan')):.3f}; baselines " + ', '.join(f'{k} {v:.3f}' for k, v in summary['baselines'].items()) +
           f"\nrun folder: {args.out} (metrics.csv, loss_curve.png, summary.json, checkpoint.pt)")
 
+# %% ../nbs/15_cli.ipynb #8e8c423b
 def _cmd_fill_mask(args):
     model, tok, cfg = load_pretrained(args.run, args.device)
     spec = get_arch(cfg['arch'])
@@ -112,8 +116,10 @@ def _cmd_fill_mask(args):
     for i, guesses in enumerate(fill_mask(model, tok, args.text, args.k)):
         print(f'[MASK] {i + 1}: ' + '  '.join(f'{t} ({p:.2f})' for t, p in guesses))
 
+# %% ../nbs/15_cli.ipynb #385ada77
 METRIC_NAMES = {'roc_auc': 'ROC-AUC', 'rmse': 'RMSE'}
 
+# %% ../nbs/15_cli.ipynb #a0d569a3
 def _cmd_finetune(args):
     keys = {'run', 'data', 'command'}
     r = finetune(args.run, args.data, **{k: v for k, v in vars(args).items() if k not in keys})
@@ -128,6 +134,7 @@ def _cmd_finetune(args):
 EXIT_STATUSES = ("exit status: 0 done; 2 bad input (nothing written); 3 the loss or gradient became NaN/inf (the last good checkpoint kept); "
                  "4 a file could not be written (the previous files kept); 128+N stopped by signal N, e.g. 143 for SIGTERM (checkpoint written: --resume continues)")
 
+# %% ../nbs/15_cli.ipynb #2c058c68
 def main(argv:list[str]|None=None):
     "Entry point of the `mlm-explained` command."
     parser = _Parser(prog='mlm-explained', description='Masked language modelling, explained and runnable.', epilog=EXIT_STATUSES)

@@ -41,11 +41,13 @@ def _run(base:dict, settings:dict, seed:int, out:Path, max_steps:int, minutes:fl
     return pretrain({**base, **settings, 'seed': seed, 'max_steps': max_steps, 'max_train_minutes': minutes,
                      'eval_every': settings.get('eval_every') or max(1, max_steps // evaluations)}, out, progress=progress)
 
+# %% ../nbs/16_compare.ipynb #323b5761
 def _finetuned(run:Path, data, out:Path, seed:int, random_init:bool, settings:dict, progress:bool) -> dict:
     "Fine-tune `run` (or its random-init twin) on `data` into `out`, unless a finished fine-tuning is there; its summary."
     if (out/'summary.json').exists(): return json.loads((out/'summary.json').read_text())
     return finetune(run, data, seed=seed, random_init=random_init, out=out, progress=progress, **settings)
 
+# %% ../nbs/16_compare.ipynb #a8feea7c
 def _unit(job:dict) -> list[dict]:
     "One contender at one seed: its pretraining, then its fine-tuning and its random-init twin's on every task; one row per (task, init)."
     if job['threads']:                                                # a worker process: its share of the cores, for torch and numba's kernels
@@ -68,6 +70,7 @@ def _unit(job:dict) -> list[dict]:
                          'metric': r['monitor'] if glue else r['metric'], 'score': r['dev'][r['monitor']] if glue else r['test']})
     return rows
 
+# %% ../nbs/16_compare.ipynb #231345cc
 def _run_units(units:list[dict], jobs:int, progress:bool) -> list[list[dict]]:
     "Every unit's rows, in order: in this process, or in `jobs` worker processes, each given its share of the cores."
     from fastprogress.fastprogress import progress_bar
@@ -86,6 +89,7 @@ def _run_units(units:list[dict], jobs:int, progress:bool) -> list[list[dict]]:
         raise UserError("a worker process of the grid died", "call the grid under `if __name__ == '__main__':` in a script (or from python -c, or a notebook), or pass jobs=1") from None
     finally: pool.shutdown(cancel_futures=True)                       # on a failure the finished units stay on disk; a rerun continues
 
+# %% ../nbs/16_compare.ipynb #9c494190
 def run_grid(contenders:dict, base:dict, runs_dir, tasks:dict, seeds=(0,), flops_budget:float|None=None, reference_steps:int|None=None,
              minutes:float|None=None, finetune_settings:dict|None=None, evaluations:int=4, jobs:int=1, progress:bool=False) -> pd.DataFrame:
     "Pretrain every contender ({name: settings}) at one budget for each seed, fine-tune each run and its random-init twin on each task ({name: data}); one row per (contender, seed, task, init). The budget: `flops_budget`, the FLOPs of `reference_steps` steps of the first contender, or `minutes` of training (evaluations not counted). `jobs` > 1 runs (contender, seed) units in that many processes."
@@ -123,11 +127,13 @@ def summarise(table:pd.DataFrame) -> pd.DataFrame:
     out['std'] = out['std'].fillna(0.)                                               # one seed: no spread to show
     return out
 
+# %% ../nbs/16_compare.ipynb #f687ed1e
 def within_spread(summary:pd.DataFrame, task:str, a:str, b:str, budget:str='flops', init:str='pretrained') -> bool:
     "Whether contenders a and b differ by less than the larger of their standard deviations on `task` (at least 2 seeds each)."
     rows = summary[(summary.task == task) & (summary.budget == budget) & (summary.init == init)].set_index('contender')
     return abs(rows.loc[a, 'mean'] - rows.loc[b, 'mean']) < max(rows.loc[a, 'std'], rows.loc[b, 'std'])
 
+# %% ../nbs/16_compare.ipynb #d7406279
 def spread_table(summary:pd.DataFrame) -> pd.DataFrame:
     "One row per contender, one column per (task, budget, init): 'mean ± std' over the seeds."
     s = summary.assign(cell=[f'{m:.3f} ± {d:.3f}' for m, d in zip(summary['mean'], summary['std'])],
@@ -135,6 +141,7 @@ def spread_table(summary:pd.DataFrame) -> pd.DataFrame:
     return s.pivot(index='contender', columns='column', values='cell').reindex(index=list(dict.fromkeys(summary.contender)),
                                                                              columns=list(dict.fromkeys(s.column)))
 
+# %% ../nbs/16_compare.ipynb #3524651a
 def grid_curves(table:pd.DataFrame) -> pd.DataFrame:
     "Every evaluation of every pretraining run of a grid's table, from its metrics.csv: (corpus,) contender, budget, seed, step, FLOPs, seconds, valid loss, masked accuracy."
     rows = []
@@ -143,6 +150,7 @@ def grid_curves(table:pd.DataFrame) -> pd.DataFrame:
                       seconds=m['seconds'], train_seconds=m.get('train_seconds'), valid_loss=m['valid_loss'], masked_acc=m.get('masked_acc')) for m in read_metrics(r.run)]
     return pd.DataFrame(rows)
 
+# %% ../nbs/16_compare.ipynb #656c5499
 def plot_pretraining(curves:pd.DataFrame, axes=None, panels=('flops', 'seconds')):
     "Valid loss against FLOPs ('flops') and against seconds of training ('seconds'; wall seconds where a run has no training-time column), one line per (contender, budget, seed), from `grid_curves`."
     import matplotlib.pyplot as plt
@@ -157,6 +165,7 @@ def plot_pretraining(curves:pd.DataFrame, axes=None, panels=('flops', 'seconds')
     for ax, p in zip(axes, panels): ax.set_xlabel(x[p][1]); ax.set_ylabel('valid loss (its own kind per arch)'); ax.legend(fontsize=7)
     return axes
 
+# %% ../nbs/16_compare.ipynb #cc250202
 def plot_downstream(table:pd.DataFrame, task:str, ax=None):
     "Each pretrained run's score on `task` against its pretraining FLOPs; the random-init twins' mean as a dotted line per contender."
     import matplotlib.pyplot as plt
@@ -178,12 +187,14 @@ CONTENDERS = {'bert': dict(arch='bert', **TRANSFORMER), '3ml': dict(arch='3ml', 
               'exlm': dict(arch='exlm', exact_count=True, **TRANSFORMER), 'exlm+bonus': dict(arch='exlm', exact_count=True, link_bonus=3.0, **TRANSFORMER),
               'masked-elmo': dict(arch='masked-elmo', **LSTM), 'elmo': dict(arch='elmo', **LSTM)}
 
+# %% ../nbs/16_compare.ipynb #580c2830
 def wikitext_base(data_dir=None, valid_data=None) -> dict:
     "The shared settings of the WikiText-2 grids: its tokenized train split (the raw valid split, or `valid_data`, to validate), one WordPiece of 8000 pieces, blocks of 128, batches of 32, width 64, 2 layers. With no data folder, the embedded corpus."
     wiki = Path(data_dir)/'wikitext-2-tokens' if data_dir is not None else None
     return dict(data=str(wiki/'wiki.train.tokens.gz') if wiki else 'embedded', valid_data=valid_data or (str(wiki/'wiki.valid.tokens') if wiki else None),
                 tokenizer_vocab=8000, seq_len=128, batch_size=32, lr=2e-3, d_model=64, n_layers=2, eval_mask_rate=0.15)
 
+# %% ../nbs/16_compare.ipynb #11173d10
 def zinc_base(data_dir) -> dict:
     "The shared settings of the molecules grid: ZINC's 10,000 training molecules, the SMILES tokenizer, one molecule per block of 64, the same model sizes."
     return dict(data=str(Path(data_dir)/'smiles'/'moses_zinc_train10k.csv'), tokenizer='smiles', respect_docs=True, seq_len=64,
@@ -193,6 +204,7 @@ def zinc_base(data_dir) -> dict:
 FULL_GRID = dict(contenders=('bert', '3ml', 'exlm', 'masked-elmo', 'elmo'), seeds=(0, 1, 2), reference_steps=1000, minutes=2.0, evaluations=4,
                  valid_lines=None, glue=dict(epochs=2, lr=1e-3, max_train=10_000), zinc_reference_steps=600, moleculenet=dict(epochs=5, lr=1e-3))
 
+# %% ../nbs/16_compare.ipynb #8d9ed9a9
 def run_full_grid(runs_dir, data_dir=None, jobs:int=2, results_dir=None, progress:bool=True, **overrides) -> pd.DataFrame:
     "The comparison of `FULL_GRID` (updated by `overrides`): on WikiText-2 at the FLOPs of `reference_steps` BERT steps and at `minutes` of training each (evaluations not counted), fine-tuned on SST-2 and CoLA; on ZINC at the FLOPs of `zinc_reference_steps` BERT steps, fine-tuned on BBBP. One table of every row, the corpus named, written to `runs_dir`/grid.csv; with `results_dir`, also there as compare_full.csv with every evaluation's row in compare_full_curves.csv."
     unknown = set(overrides) - set(FULL_GRID)
@@ -237,6 +249,7 @@ def results_view(full:pd.DataFrame, curves:pd.DataFrame, contender:str, budget:s
     return dict(contender=contender, budget=budget, task=task, mode=mode, metric=rows.metric.iloc[0], corpus=rows.corpus.iloc[0],
                 curves={seed: run.sort_values('step') for seed, run in c.groupby('seed')}, scores=scores)
 
+# %% ../nbs/16_compare.ipynb #b456c87b
 def plot_results_view(view:dict, axes=None):
     "Valid loss against pretraining FLOPs per seed, and the task's scores per seed with mean ± standard deviation, pretrained and random-init."
     import matplotlib.pyplot as plt

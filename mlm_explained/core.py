@@ -33,10 +33,12 @@ class TrainingDiverged(UserError):
     "The training loss or gradient norm is NaN or infinite: the run stopped before the optimiser step."
     exit_code = 3
 
+# %% ../nbs/00_core.ipynb #1b505f4f
 class SaveFailed(UserError):
     "A file of the run folder could not be written; the previous files are intact."
     exit_code = 4
 
+# %% ../nbs/00_core.ipynb #ae472b5d
 class RunStopped(UserError):
     "A signal stopped the run after it wrote a checkpoint at the current step; exit status 128 + the signal's number."
     label = 'stopped'
@@ -60,17 +62,20 @@ def rank_and_world() -> tuple[int, int]:
     import torch.distributed as dist
     return (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
 
+# %% ../nbs/00_core.ipynb #a3735fe8
 def is_main_process() -> bool:
     "Rank 0, the one process that writes the run folder and prints: in the group, or in torchrun's environment outside it (alone: True)."
     import torch.distributed as dist
     if dist.is_available() and dist.is_initialized(): return dist.get_rank() == 0
     return os.environ.get('RANK', '0') == '0'
 
+# %% ../nbs/00_core.ipynb #03df2eef
 def group_device() -> torch.device:
     "Where collectives of the group run: NCCL needs GPU tensors, gloo takes CPU ones."
     import torch.distributed as dist
     return torch.device('cuda', torch.cuda.current_device()) if dist.get_backend() == 'nccl' else torch.device('cpu')
 
+# %% ../nbs/00_core.ipynb #c60cb52d
 def any_rank(flag:bool) -> bool:
     "True on every process if `flag` is True on any: every process must call it at the same point (alone: `flag`)."
     if rank_and_world()[1] == 1: return bool(flag)
@@ -79,6 +84,7 @@ def any_rank(flag:bool) -> bool:
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return bool(t.item())
 
+# %% ../nbs/00_core.ipynb #15e9628b
 def barrier():
     "Wait until every process is here (alone: return at once)."
     if rank_and_world()[1] > 1:
@@ -109,6 +115,7 @@ def _fsync_dir(folder:Path):
     except OSError: pass
     finally: os.close(fd)
 
+# %% ../nbs/00_core.ipynb #75f27318
 def atomic_write(path, write_fn:Callable[[Any], None], mode:str='wb'):
     "Call `write_fn(file)` on a temporary file beside `path`, then atomically move it onto `path`."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
@@ -129,6 +136,7 @@ def atomic_write(path, write_fn:Callable[[Any], None], mode:str='wb'):
 def atomic_write_text(path, text:str): atomic_write(path, lambda f: f.write(text), mode='w')
 def atomic_write_json(path, obj): atomic_write_text(path, json.dumps(obj, indent=2, default=str) + '\n')
 
+# %% ../nbs/00_core.ipynb #cff31fe5
 class _KeepWriteError:
     "A file wrapper that keeps the `OSError` of a failed write: `torch.save` reports a full disk only as an opaque RuntimeError."
     def __init__(self, f): self.f, self.error = f, None
@@ -137,6 +145,7 @@ class _KeepWriteError:
         except OSError as e: self.error = e; raise
     def flush(self): self.f.flush()
 
+# %% ../nbs/00_core.ipynb #cf564068
 def _torch_save(obj, f):
     kept = _KeepWriteError(f)
     try: torch.save(obj, kept)
@@ -144,6 +153,7 @@ def _torch_save(obj, f):
         if kept.error is not None: raise kept.error from None     # "[Errno 28] No space left on device", not "unexpected pos 704"
         raise
 
+# %% ../nbs/00_core.ipynb #151d52b5
 def atomic_torch_save(obj, path): atomic_write(path, lambda f: _torch_save(obj, f))
 
 # %% ../nbs/00_core.ipynb #dc4960b4
@@ -175,13 +185,16 @@ class ArchSpec:
     finetune_modes: tuple = ('full',)      # the fine-tuning modes task_model knows; the first is the default
     cli_options: dict = dataclasses.field(default_factory=dict)   # {config field: help}: each becomes a `--field-name` flag of `pretrain`
 
+# %% ../nbs/00_core.ipynb #cfa5e0eb
 ARCHS: dict[str, ArchSpec] = {}
 
+# %% ../nbs/00_core.ipynb #8e501af0
 def register_arch(spec:ArchSpec) -> ArchSpec:
     "Add (or replace) an architecture in the registry."
     ARCHS[spec.name] = spec
     return spec
 
+# %% ../nbs/00_core.ipynb #e751d1b3
 def get_arch(name:str) -> ArchSpec:
     "The registered architecture called `name`, or a `UserError` listing the known ones."
     if name not in ARCHS:

@@ -50,6 +50,7 @@ class RepeatedMaskingConfig:
             raise UserError(f"mask_rate {self.mask_rate} and corrupt_rate {self.corrupt_rate} cannot both hold with k = {self.k}",
                             f"keep 0 <= corrupt_rate <= mask_rate <= corrupt_rate + (1 - corrupt_rate)(k - 1)/k = {top:.3f}")
 
+# %% ../nbs/09_corrupted_semantics.ipynb #96b26963
 def repeated_counts(n:int, cfg:RepeatedMaskingConfig) -> tuple[int, int]:
     "(originals to lose, positions to mask) for a row of n maskable originals: round(c n) and round(r k n), the latter clipped to what is possible."
     n_lost = int(cfg.corrupt_rate * n + 0.5)
@@ -64,6 +65,7 @@ def _row_ranks(scores):
     "Rank of every entry within its row (0 = lowest score), ties broken by position."
     return np.argsort(np.argsort(scores, 1, kind='stable'), 1, kind='stable')
 
+# %% ../nbs/09_corrupted_semantics.ipynb #5d4ad9ec
 def choose_repeated(repeated, origin, row_keys, cfg:RepeatedMaskingConfig, info:TokenizerInfo, seed:int=0) -> np.ndarray:
     "Which positions of a repeated batch [B, T'] to mask (bool [B, T']): exactly round(c n) originals lose every copy, round(r k n) positions in all."
     B, Tr = repeated.shape
@@ -96,6 +98,7 @@ def lost_originals(batch:dict, n_special:int=5) -> tuple[torch.Tensor, torch.Ten
     hit = torch.zeros(B, To + 1, dtype=torch.long).scatter_add_(1, col, masked.long())
     return (copies > 0)[:, :To], ((copies > 0) & (hit == copies))[:, :To]
 
+# %% ../nbs/09_corrupted_semantics.ipynb #f69407e3
 def corruption_ratios(batch:dict, n_special:int=5) -> dict:
     "The mask ratio (masked / maskable positions) and the corrupted-semantics ratio (lost / maskable originals) of a masked batch."
     is_orig, lost = lost_originals(batch, n_special)

@@ -49,6 +49,7 @@ def allowed_transitions(L:int, node_len) -> torch.Tensor:
     idx = torch.arange(L, device=node_len.device)
     return (idx[None, :] > idx[:, None])[None] & (idx < node_len[:, None])[:, None, :]
 
+# %% ../nbs/10_dag_loss.ipynb #2359d796
 def transition_log_probs(scores:torch.Tensor, node_len) -> torch.Tensor:
     "scores `[B, L, L]` (or `[B, H, L, L]`) -> log E: each row v a log-softmax over the states u with v < u < node_len; -inf elsewhere."
     ok = allowed_transitions(scores.shape[-1], torch.as_tensor(node_len, device=scores.device))   # [B, L, L]
@@ -58,6 +59,7 @@ def transition_log_probs(scores:torch.Tensor, node_len) -> torch.Tensor:
     logp = scores.masked_fill(~ok, float('-inf')).masked_fill(~ok.any(-1, keepdim=True), 0.).log_softmax(-1)
     return logp.masked_fill(~ok, float('-inf'))
 
+# %% ../nbs/10_dag_loss.ipynb #e5c4700f
 def random_dag_problem(B:int, M:int, L:int, seed:int=0, dtype=torch.float64, ragged:bool=True, scale:float=1.):
     "Random `(em [B, M, L], logT [B, L, L], target_len [B], node_len [B])`; ragged: each problem has its own lengths (padded); scale multiplies the log-probabilities."
     g = torch.Generator().manual_seed(seed)
@@ -99,6 +101,7 @@ def _as_lengths(x, device) -> torch.Tensor:
     if t.is_floating_point() or t.is_complex(): raise UserError(f"lengths must be integers, got {t.dtype}", "pass target_len and node_len as ints")
     return t.long()
 
+# %% ../nbs/10_dag_loss.ipynb #6a79db83
 def check_dag_lengths(em:torch.Tensor, logT:torch.Tensor, target_len, node_len):
     "Raise a `UserError` for inputs with no alignment: shapes that disagree, targets shorter than 2, or longer than their states. Returns the lengths as tensors on em's device."
     if em.dim() != 3 or logT.dim() != 3: raise UserError(f"expected em [B, M, L] and logT [B, L, L], got {tuple(em.shape)} and {tuple(logT.shape)}", "batch the problems (unsqueeze(0) for one)")
@@ -114,8 +117,10 @@ def check_dag_lengths(em:torch.Tensor, logT:torch.Tensor, target_len, node_len):
                         "expand each [MASK], [CLS] and [SEP] into k >= 1 states, so there are at least as many states as targets")
     return target_len, node_len
 
+# %% ../nbs/10_dag_loss.ipynb #f913b15b
 LOG_ZERO = float('-inf')   # log 0, exactly: a finite stand-in such as -1e4 stops being 'impossible' once real log-probabilities reach it
 
+# %% ../nbs/10_dag_loss.ipynb #fdfc135f
 def _logsumexp(x:torch.Tensor, dim:int) -> torch.Tensor:
     "`torch.logsumexp` whose gradient is 0, not NaN, where the whole slice is -inf (its value is -inf there too)."
     m = x.amax(dim).detach()                                   # the shift: its gradient cancels exactly, so it is detached
@@ -124,6 +129,7 @@ def _logsumexp(x:torch.Tensor, dim:int) -> torch.Tensor:
     s = (x - m.unsqueeze(dim)).exp().sum(dim)                  # >= 1 where a term is finite (the max gives exp(0))
     return (s.masked_fill(dead, 1.).log() + m).masked_fill(dead, LOG_ZERO)   # log(1) on dead slices, then -inf: no 1/0 in the backward
 
+# %% ../nbs/10_dag_loss.ipynb #decea916
 def _dag_forward_torch(em, logT, target_len, node_len):
     "log P(y) `[B]` by the batched forward recursion in log space: -inf, with zero gradients, for a problem with no alignment."
     B, M, L = em.shape
@@ -172,6 +178,24 @@ def _dag_forward_numba(em, logT, target_len, node_len, alpha, ll):
                 if run_max[u] > -np.inf: alpha[b, i, u] = run_max[u] + math.log(run_sum[u]) + em[b, i, u]
         ll[b] = alpha[b, M - 1, L - 1]
 
+# %% ../nbs/10_dag_loss.ipynb #e9e71b9a
+@njit(cache=True)
+def _dag_beta_numba(em, logT, M, L):
+    "One problem's backward recursion: beta [M, L], log P of what follows target i sitting on state v (-inf outside the band)."
+    beta = np.full((M, L), -np.inf)
+    beta[M - 1, L - 1] = 0.
+    for i in range(M - 2, -1, -1):
+        for v in range(i, L - M + i + 1):                    # v holds target i; u holds target i+1
+            m, acc = -np.inf, 0.
+            for u in range(v + 1, L - M + i + 2):
+                s = logT[v, u] + em[i + 1, u] + beta[i + 1, u]
+                if s == -np.inf: continue
+                if s > m: acc = acc * math.exp(m - s) + 1.; m = s
+                else: acc += math.exp(s - m)
+            if m > -np.inf: beta[i, v] = m + math.log(acc)
+    return beta
+
+# %% ../nbs/10_dag_loss.ipynb #f80f393b
 @njit(parallel=True, cache=True)
 def _dag_backward_numba(em, logT, target_len, node_len, alpha, ll, grad_ll, d_em, d_logT):
     "Backward recursion and the closed-form gradients; `d_em`, `d_logT` must come in zeroed."
@@ -179,17 +203,7 @@ def _dag_backward_numba(em, logT, target_len, node_len, alpha, ll, grad_ll, d_em
         M, L = target_len[b], node_len[b]
         g, logp = grad_ll[b], ll[b]
         if logp == -np.inf: continue                             # no alignment: every gradient of this problem stays 0
-        beta = np.full((M, L), -np.inf)
-        beta[M - 1, L - 1] = 0.
-        for i in range(M - 2, -1, -1):
-            for v in range(i, L - M + i + 1):                    # v holds target i; u holds target i+1
-                m, acc = -np.inf, 0.
-                for u in range(v + 1, L - M + i + 2):
-                    s = logT[b, v, u] + em[b, i + 1, u] + beta[i + 1, u]
-                    if s == -np.inf: continue
-                    if s > m: acc = acc * math.exp(m - s) + 1.; m = s
-                    else: acc += math.exp(s - m)
-                if m > -np.inf: beta[i, v] = m + math.log(acc)
+        beta = _dag_beta_numba(em[b], logT[b], M, L)
         for i in range(M):
             for u in range(i, L - M + i + 1):
                 s = alpha[b, i, u] + beta[i, u]
@@ -225,6 +239,7 @@ class DagLikelihoodNumba(torch.autograd.Function):
 # %% ../nbs/10_dag_loss.ipynb #1f0709b0
 IMPLS = ('auto', 'torch', 'numba')
 
+# %% ../nbs/10_dag_loss.ipynb #da46a3a0
 def dag_log_likelihood(em:torch.Tensor, logT:torch.Tensor, target_len, node_len, impl:str='auto') -> torch.Tensor:
     "log P(y) `[B]`, summed over every monotone alignment (-inf where there is none). impl: 'numba' (CPU), 'torch' (CPU or GPU) or 'auto' (numba on CPU)."
     if impl not in IMPLS: raise UserError(f"unknown DAG implementation {impl!r}", f"use one of {IMPLS}")
@@ -235,6 +250,7 @@ def dag_log_likelihood(em:torch.Tensor, logT:torch.Tensor, target_len, node_len,
     if impl == 'numba': return DagLikelihoodNumba.apply(em, logT, target_len.cpu(), node_len.cpu())
     return _dag_forward_torch(em, logT, target_len, node_len)
 
+# %% ../nbs/10_dag_loss.ipynb #45f6df51
 def dag_loss(em:torch.Tensor, logT:torch.Tensor, target_len, node_len, impl:str='auto') -> torch.Tensor:
     "ExLM's loss: -log P(y) / M per problem, averaged over the batch; inf if a problem has no alignment."
     ll = dag_log_likelihood(em, logT, target_len, node_len, impl)

@@ -49,6 +49,7 @@ def _capital_sentence(rng):
     return [('the','structure',1), ('capital','structure',1), ('of','structure',1),
             (country,'right',1), ('is','structure',1), (capital,'left',1), ('.','structure',1)]
 
+# %% ../nbs/01_data.ipynb #bf5a4ec7
 def _language_sentence(rng):
     country, _, language = rng.choice(COUNTRIES)
     return [('people','structure',1), ('in','structure',1), (country,'right',1),
@@ -82,6 +83,7 @@ def _arithmetic_sentence(rng):
 SENTENCE_KINDS = [(_capital_sentence, 0.25), (_language_sentence, 0.20),
                   (_animal_sentence, 0.30), (_arithmetic_sentence, 0.25)]
 
+# %% ../nbs/01_data.ipynb #b8388dfb
 def grammar_document(rng:random.Random, min_sentences:int=8, max_sentences:int=16) -> list[tuple[str,str,int]]:
     "One document: independent sentences, each word annotated with (word, category, n_choices)."
     makers, weights = zip(*SENTENCE_KINDS)
@@ -115,10 +117,12 @@ def corpus_ceiling(ds:datasets.Dataset) -> dict:
 # %% ../nbs/01_data.ipynb #a103ca21
 TEXT_SUFFIXES = {'.txt', '.text', '.tokens', '.raw', '.md'}
 
+# %% ../nbs/01_data.ipynb #f77971d9
 def _is_text_file(p:Path) -> bool:
     suffixes = p.suffixes[-2:] if p.suffix == '.gz' else p.suffixes[-1:]
     return bool(suffixes) and suffixes[0] in TEXT_SUFFIXES or (p.suffix == '.gz' and len(p.suffixes) == 1)
 
+# %% ../nbs/01_data.ipynb #aa37b1ce
 def _open_bytes(p:Path): return gzip.open(p, 'rb') if p.suffix == '.gz' else open(p, 'rb')
 
 # %% ../nbs/01_data.ipynb #bf8af1b9
@@ -160,6 +164,7 @@ def _load_saved(path:Path, split:str) -> datasets.Dataset:
         saved = saved[found[0]]
     return _text_column(saved, path)
 
+# %% ../nbs/01_data.ipynb #4057528f
 def _load_text_files(files:list[Path]) -> datasets.Dataset:
     if not any([check_utf8(f) for f in files]):   # every file is checked, even after one with text
         raise UserError(f"corpus {str(files[0]) if len(files) == 1 else str(files[0].parent)!r} is empty or only whitespace", "give it some text")
@@ -171,6 +176,7 @@ def _load_text_files(files:list[Path]) -> datasets.Dataset:
 # %% ../nbs/01_data.ipynb #a32003c0
 SMILES_COLUMNS = ('smiles', 'canonical_smiles', 'isomeric_smiles', 'smi', 'mol', 'molecule')
 
+# %% ../nbs/01_data.ipynb #df4f09dd
 def smiles_column(columns) -> str|None:
     "The name in `columns` of the column holding SMILES: a name in `SMILES_COLUMNS` in any case, else the only name containing 'smiles'; None if none."
     by_lower = {str(c).lower(): c for c in columns}
@@ -182,6 +188,7 @@ def smiles_column(columns) -> str|None:
 # %% ../nbs/01_data.ipynb #e615a1bf
 def _is_csv(p:Path) -> bool: return p.name.lower().endswith(('.csv', '.csv.gz'))
 
+# %% ../nbs/01_data.ipynb #1a4f91ea
 def _load_csv(path:Path) -> datasets.Dataset:
     import pandas as pd
     if not check_utf8(path): raise UserError(f"corpus {str(path)!r} is empty or only whitespace", "give it some rows")
@@ -243,6 +250,7 @@ def load_corpus(spec:str|os.PathLike='embedded', split:str='train') -> datasets.
 # %% ../nbs/01_data.ipynb #09d0dce5
 VALID_SPLIT_NAMES = ('validation', 'valid', 'dev', 'test')
 
+# %% ../nbs/01_data.ipynb #b8e1cda8
 def has_validation_split(spec:str|os.PathLike) -> bool:
     "Whether `load_corpus(spec, 'validation')` finds a split of its own (embedded, or a saved DatasetDict that has one)."
     spec = str(spec)
@@ -255,6 +263,7 @@ def has_validation_split(spec:str|os.PathLike) -> bool:
 # %% ../nbs/01_data.ipynb #d88d7899
 SPECIAL_TOKENS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]']
 
+# %% ../nbs/01_data.ipynb #b965b324
 def _texts(corpus, batch_size=1000):
     if isinstance(corpus, datasets.Dataset):
         for i in range(0, len(corpus), batch_size): yield corpus[i:i + batch_size]['text']
@@ -263,6 +272,7 @@ def _texts(corpus, batch_size=1000):
 # %% ../nbs/01_data.ipynb #de22f6d5
 TOKENIZER_KINDS: dict[str, Callable] = {}
 
+# %% ../nbs/01_data.ipynb #d8284d6c
 def register_tokenizer_kind(name:str, make:Callable) -> Callable:
     "Add (or replace) a tokenizer kind: `make(vocab_size, min_frequency)` returns (untrained Tokenizer, trainer or `train(text_batches) -> Tokenizer`); min_frequency None means the kind's default."
     TOKENIZER_KINDS[name] = make
@@ -276,6 +286,7 @@ def _wordpiece(vocab_size:int, min_frequency:int|None):
     tok.decoder = decoders.WordPiece()
     return tok, lambda batches: _train_wordpiece(tok, batches, vocab_size, min_frequency or 2)   # deterministic, see below
 
+# %% ../nbs/01_data.ipynb #b0cb7164
 def _bpe(vocab_size:int, min_frequency:int|None):
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
@@ -283,6 +294,7 @@ def _bpe(vocab_size:int, min_frequency:int|None):
     return tok, trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=min_frequency or 2, special_tokens=SPECIAL_TOKENS,
                                     initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
 
+# %% ../nbs/01_data.ipynb #63417456
 register_tokenizer_kind('wordpiece', _wordpiece)
 register_tokenizer_kind('bpe', _bpe);
 
@@ -363,6 +375,7 @@ def save_tokenizer(tok:Tokenizer, path):
     "Write `tokenizer.json` atomically."
     atomic_write_text(path, tok.to_str())
 
+# %% ../nbs/01_data.ipynb #ad03cd10
 def load_tokenizer(path) -> Tokenizer:
     "Load a `tokenizer.json`, with a clear error when it is missing or not a tokenizer."
     path = Path(path)
@@ -375,10 +388,12 @@ def word_start_flags(word_ids:list) -> list[int]:
     "1 where a token begins a new word, from an `Encoding`'s `word_ids`."
     return [int(i == 0 or w != word_ids[i-1]) for i, w in enumerate(word_ids)]
 
+# %% ../nbs/01_data.ipynb #1dd2dec7
 def _tokenize_batch(batch, tok:Tokenizer):
     encs = tok.encode_batch(batch['text'], add_special_tokens=False)
     return {'ids': [e.ids for e in encs], 'starts': [word_start_flags(e.word_ids) for e in encs]}
 
+# %% ../nbs/01_data.ipynb #c4ecec7c
 def tokenize_corpus(ds:datasets.Dataset, tok:Tokenizer, num_proc:int|None=None) -> datasets.Dataset:
     "Token ids and word-start flags of every document."
     return ds.map(_tokenize_batch, batched=True, batch_size=1000, fn_kwargs={'tok': tok},

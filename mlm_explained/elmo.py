@@ -12,6 +12,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from fastcore.basics import patch
 from .core import UserError, ArchSpec, register_arch, figure_html
 from .data import TokenizerInfo
 from .masking import MaskingConfig
@@ -73,23 +74,25 @@ class BiLSTMStack(nn.Module):
         self.bwd = nn.ModuleList([LSTMLayer(d_in(l), cfg.d_hidden, proj, cfg.impl) for l in range(cfg.n_layers)])
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x, lengths, init:dict|None=None):
-        "x [T, B, d], lengths [B]; init: {'fwd': [(h, c)] * L, 'bwd': [...]} or None. Returns ([(f, b)] * L, final states)."
-        init = init or {}
-        layers, final = [], {'fwd': [], 'bwd': []}
-        f_in = b_in = x                                                    # what each direction reads
-        f_prev = b_prev = x                                                # each direction's own stream, for the residual
-        for l in range(self.cfg.n_layers):
-            f, f_state = self.fwd[l](f_in, init['fwd'][l] if 'fwd' in init else None)
-            b_rev, b_state = self.bwd[l](reverse_padded(b_in, lengths), init['bwd'][l] if 'bwd' in init else None)
-            b = reverse_padded(b_rev, lengths)                              # back to left-to-right order
-            if self.cfg.residual and l > 0: f, b = f + f_prev, b + b_prev
-            layers.append((f, b)); final['fwd'].append(f_state); final['bwd'].append(b_state)
-            f_prev, b_prev = f, b
-            f, b = self.drop(f), self.drop(b)
-            if self.cfg.joint: f_in = b_in = torch.cat([f, b], dim=-1)      # [T, B, 2d]: both directions, to both
-            else: f_in, b_in = f, b
-        return layers, final
+# %% ../nbs/06_elmo.ipynb #8f191be7
+@patch
+def forward(self:BiLSTMStack, x, lengths, init:dict|None=None):
+    "x [T, B, d], lengths [B]; init: {'fwd': [(h, c)] * L, 'bwd': [...]} or None. Returns ([(f, b)] * L, final states)."
+    init = init or {}
+    layers, final = [], {'fwd': [], 'bwd': []}
+    f_in = b_in = x                                                    # what each direction reads
+    f_prev = b_prev = x                                                # each direction's own stream, for the residual
+    for l in range(self.cfg.n_layers):
+        f, f_state = self.fwd[l](f_in, init['fwd'][l] if 'fwd' in init else None)
+        b_rev, b_state = self.bwd[l](reverse_padded(b_in, lengths), init['bwd'][l] if 'bwd' in init else None)
+        b = reverse_padded(b_rev, lengths)                              # back to left-to-right order
+        if self.cfg.residual and l > 0: f, b = f + f_prev, b + b_prev
+        layers.append((f, b)); final['fwd'].append(f_state); final['bwd'].append(b_state)
+        f_prev, b_prev = f, b
+        f, b = self.drop(f), self.drop(b)
+        if self.cfg.joint: f_in = b_in = torch.cat([f, b], dim=-1)      # [T, B, 2d]: both directions, to both
+        else: f_in, b_in = f, b
+    return layers, final
 
 # %% ../nbs/06_elmo.ipynb #56d17501
 @dataclass
@@ -100,6 +103,7 @@ class LMOutput(MLMOutput):
     fwd_count: int = 0            # targets of each direction, to weight the losses over a validation set
     bwd_count: int = 0
 
+# %% ../nbs/06_elmo.ipynb #131c8fdc
 class LMCollator:
     "No masking: `input_ids` as they are; `labels` = the tokens, -100 at special tokens and padding."
     def __init__(self, info:TokenizerInfo, masking:MaskingConfig|None=None, seed:int=0): self.info = info
@@ -123,20 +127,18 @@ class BiLM(nn.Module):
         # N(0, 0.02) suits the softmax the embedding is tied to, but is a faint input for an LSTM (see 'Escaping the plateau')
         self.emb_mult = math.sqrt(cfg.d_model) if cfg.emb_scale else 1.
 
-    def encode(self, input_ids, attention_mask=None, init:dict|None=None):
-        "input_ids [B, T] -> (embeddings [T, B, d], per-layer (forward, backward) [T, B, d], final states)."
-        if attention_mask is None: attention_mask = input_ids != self.cfg.pad_id
-        lengths = attention_mask.sum(1)                                                 # [B]
-        x = self.tok_emb(input_ids).transpose(0, 1) * self.emb_mult                     # [T, B, d]
-        layers, final = self.lstm(self.drop(x), lengths, init)
-        self.last_final = final                                                          # for state carrying (07_bptt)
-        return x, layers, final
+# %% ../nbs/06_elmo.ipynb #bc321780
+@patch
+def encode(self:BiLM, input_ids, attention_mask=None, init:dict|None=None):
+    "input_ids [B, T] -> (embeddings [T, B, d], per-layer (forward, backward) [T, B, d], final states)."
+    if attention_mask is None: attention_mask = input_ids != self.cfg.pad_id
+    lengths = attention_mask.sum(1)                                                 # [B]
+    x = self.tok_emb(input_ids).transpose(0, 1) * self.emb_mult                     # [T, B, d]
+    layers, final = self.lstm(self.drop(x), lengths, init)
+    self.last_final = final                                                          # for state carrying (07_bptt)
+    return x, layers, final
 
-    def representations(self, input_ids, attention_mask=None) -> list[torch.Tensor]:
-        "ELMo's layer representations, batch-first: [emb; emb], then [forward; backward] of each layer, each [B, T, 2d]."
-        x, layers, _ = self.encode(input_ids, attention_mask)
-        return [torch.cat([x, x], -1).transpose(0, 1)] + [torch.cat([f, b], -1).transpose(0, 1) for f, b in layers]
-
+# %% ../nbs/06_elmo.ipynb #4cdada91
 class ElmoLM(BiLM):
     "ELMo: a forward LM (next token) and a backward LM (previous token) sharing embedding and softmax."
     def forward(self, batch:dict) -> LMOutput:
@@ -152,6 +154,13 @@ class ElmoLM(BiLM):
         n_f = int(fwd_sel.sum())
         with torch.no_grad(): ce = F.cross_entropy(out.logits.float(), targets, reduction='none')    # for reporting only
         return LMOutput(out.loss, out.logits, targets, fwd_loss=ce[:n_f].mean(), bwd_loss=ce[n_f:].mean(), fwd_count=n_f, bwd_count=len(targets) - n_f)
+
+# %% ../nbs/06_elmo.ipynb #00bd4d19
+@patch
+def representations(self:BiLM, input_ids, attention_mask=None) -> list[torch.Tensor]:
+    "ELMo's layer representations, batch-first: [emb; emb], then [forward; backward] of each layer, each [B, T, 2d]."
+    x, layers, _ = self.encode(input_ids, attention_mask)
+    return [torch.cat([x, x], -1).transpose(0, 1)] + [torch.cat([f, b], -1).transpose(0, 1) for f, b in layers]
 
 # %% ../nbs/06_elmo.ipynb #fb11e09b
 def changed_positions(model:BiLM, ids, t:int, layer:int=-1):
@@ -176,8 +185,10 @@ def elmo_task_model(model:BiLM, n_outputs:int, mode:str='frozen', dropout:float=
     "A registry `task_model`: `ElmoTaskModel` (below), the biLM frozen (ELMo's way) or fine-tuned with the task ('full')."
     return ElmoTaskModel(model, n_outputs, frozen=mode == 'frozen', dropout=dropout)
 
+# %% ../nbs/06_elmo.ipynb #cb68b5e1
 ELMO_EDGES = dict(task_model=elmo_task_model, finetune_modes=('frozen', 'full'))   # no Transformer encoder: encoder_of stays None
 
+# %% ../nbs/06_elmo.ipynb #3a8d0952
 register_arch(ArchSpec('elmo', ElmoConfig, ElmoLM, LMCollator, 'ELMo: independent forward and backward LSTM LMs',
                        metrics=lambda: [DirectionPerplexity('fwd'), DirectionPerplexity('bwd')], fills_blanks=False, **ELMO_EDGES));
 
@@ -194,12 +205,15 @@ class MaskedElmo(BiLM):
         _, layers, _ = self.encode(batch['input_ids'], batch.get('attention_mask'), batch.get('init_states'))
         return self.score(layers, batch['labels'])
 
-    def score(self, layers, labels) -> MLMOutput:
-        f, b = layers[-1]                                                                # [T, B, d] each
-        labelled = labels.t() != -100 if self.cfg.sparse_head else torch.ones_like(labels.t(), dtype=torch.bool)
-        hidden = self.merge(torch.cat([f[labelled], b[labelled]], -1))                   # [N, d]: mask accumulation
-        return self.head(hidden, labels.t()[labelled], sparse=False)
+# %% ../nbs/06_elmo.ipynb #f786d1ac
+@patch
+def score(self:MaskedElmo, layers, labels) -> MLMOutput:
+    f, b = layers[-1]                                                                # [T, B, d] each
+    labelled = labels.t() != -100 if self.cfg.sparse_head else torch.ones_like(labels.t(), dtype=torch.bool)
+    hidden = self.merge(torch.cat([f[labelled], b[labelled]], -1))                   # [N, d]: mask accumulation
+    return self.head(hidden, labels.t()[labelled], sparse=False)
 
+# %% ../nbs/06_elmo.ipynb #beffcada
 register_arch(ArchSpec('masked-elmo', MaskedElmoConfig, MaskedElmo, make_mlm_collator, 'Masked ELMo: joint biLSTM with the masked-LM objective', **ELMO_EDGES));
 
 # %% ../nbs/06_elmo.ipynb #f93729a6
@@ -218,6 +232,7 @@ def gate_trace(layer:LSTMLayer, x:torch.Tensor, state=None) -> dict:
         for k, v in zip('ifoch', (i, f, o, c, h)): trace[k].append(v)
     return {k: torch.stack(v) for k, v in trace.items()}
 
+# %% ../nbs/06_elmo.ipynb #2138de78
 @torch.no_grad()
 def model_gates(model:BiLM, input_ids:torch.Tensor) -> dict:
     "Gates of every layer and direction of `model` on one sequence input_ids [1, T]: {(layer, 'fwd' | 'bwd'): gate_trace's dict, each [T, H], left to right}."
@@ -239,6 +254,7 @@ def model_gates(model:BiLM, input_ids:torch.Tensor) -> dict:
 # %% ../nbs/06_elmo.ipynb #44526e04
 GATE_NAMES = {'i': 'input gate', 'f': 'forget gate', 'o': 'output gate', 'c': 'cell state'}
 
+# %% ../nbs/06_elmo.ipynb #b1f97036
 def plot_gates(gates:dict, tokens:list[str], layer:int=0, direction:str='fwd', gate:str='f', units:int=32, axes=None):
     "One layer and direction: a heatmap of `gate` for its first `units` units over the tokens, and each gate's mean over all units."
     import matplotlib.pyplot as plt
@@ -291,11 +307,15 @@ class ScalarMix(nn.Module):
     def __init__(self, n_layers:int):
         super().__init__()
         self.weights, self.gamma = nn.Parameter(torch.zeros(n_layers)), nn.Parameter(torch.ones(1))
-    def forward(self, layers:list[torch.Tensor]) -> torch.Tensor:
-        if len(layers) != len(self.weights): raise UserError(f"ScalarMix of {len(self.weights)} layers got {len(layers)}", "build it with the model's n_layers + 1")
-        s = self.weights.softmax(0)
-        return self.gamma * sum(w * h for w, h in zip(s, layers))
 
+# %% ../nbs/06_elmo.ipynb #b23647b6
+@patch
+def forward(self:ScalarMix, layers:list[torch.Tensor]) -> torch.Tensor:
+    if len(layers) != len(self.weights): raise UserError(f"ScalarMix of {len(self.weights)} layers got {len(layers)}", "build it with the model's n_layers + 1")
+    s = self.weights.softmax(0)
+    return self.gamma * sum(w * h for w, h in zip(s, layers))
+
+# %% ../nbs/06_elmo.ipynb #e90f7bb3
 class ElmoEmbedder(nn.Module):
     "ELMo / Masked ELMo and a trainable scalar mix: (input_ids, attention_mask) -> contextual embeddings [B, T, 2d]. The LM is frozen (ELMo's way) unless frozen=False."
     def __init__(self, lm:BiLM, frozen:bool=True):
@@ -305,13 +325,19 @@ class ElmoEmbedder(nn.Module):
         lm.requires_grad_(not frozen)                                                    # 'full' fine-tuning trains the LM too
         if frozen: lm.eval()
         self.d_out = 2 * lm.cfg.d_model
-    def train(self, mode:bool=True):
-        super().train(mode)
-        if self.frozen: self.lm.eval()                                                  # a frozen LM stays in eval mode
-        return self
-    def forward(self, input_ids, attention_mask=None):
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen): layers = self.lm.representations(input_ids, attention_mask)
-        return self.mix(layers)
+
+# %% ../nbs/06_elmo.ipynb #b40c3447
+@patch
+def train(self:ElmoEmbedder, mode:bool=True):
+    nn.Module.train(self, mode)
+    if self.frozen: self.lm.eval()                                                  # a frozen LM stays in eval mode
+    return self
+
+# %% ../nbs/06_elmo.ipynb #c8c1094e
+@patch
+def forward(self:ElmoEmbedder, input_ids, attention_mask=None):
+    with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen): layers = self.lm.representations(input_ids, attention_mask)
+    return self.mix(layers)
 
 # %% ../nbs/06_elmo.ipynb #0d3373b8
 class ElmoTaskModel(nn.Module):
@@ -322,11 +348,13 @@ class ElmoTaskModel(nn.Module):
         self.rnn = nn.LSTM(self.embedder.d_out, hidden, batch_first=True, bidirectional=True)
         self.head = nn.Linear(2 * hidden, n_outputs)
 
-    def forward(self, input_ids, attention_mask=None):
-        if attention_mask is None: attention_mask = input_ids != self.embedder.lm.cfg.pad_id
-        keep = attention_mask.bool()                                                    # [B, T]
-        x = self.drop(self.embedder(input_ids, attention_mask))                         # [B, T, 2d]
-        packed = nn.utils.rnn.pack_padded_sequence(x, keep.sum(1).cpu(), batch_first=True, enforce_sorted=False)   # the backward pass starts at each row's last token
-        h, _ = nn.utils.rnn.pad_packed_sequence(self.rnn(packed)[0], batch_first=True, total_length=x.shape[1])  # [B, T, 2h]
-        pooled = h.masked_fill(~keep[..., None], float('-inf')).amax(1)                  # [B, 2h]: the maximum over real tokens
-        return self.head(self.drop(pooled))                                             # [B, n_outputs]
+# %% ../nbs/06_elmo.ipynb #da447931
+@patch
+def forward(self:ElmoTaskModel, input_ids, attention_mask=None):
+    if attention_mask is None: attention_mask = input_ids != self.embedder.lm.cfg.pad_id
+    keep = attention_mask.bool()                                                    # [B, T]
+    x = self.drop(self.embedder(input_ids, attention_mask))                         # [B, T, 2d]
+    packed = nn.utils.rnn.pack_padded_sequence(x, keep.sum(1).cpu(), batch_first=True, enforce_sorted=False)   # the backward pass starts at each row's last token
+    h, _ = nn.utils.rnn.pad_packed_sequence(self.rnn(packed)[0], batch_first=True, total_length=x.shape[1])  # [B, T, 2h]
+    pooled = h.masked_fill(~keep[..., None], float('-inf')).amax(1)                  # [B, 2h]: the maximum over real tokens
+    return self.head(self.drop(pooled))                                             # [B, n_outputs]

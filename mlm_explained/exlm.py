@@ -13,6 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from fastai.basics import Metric
+from fastcore.basics import patch
 from .core import UserError, ArchSpec, register_arch, figure_html
 from .masking import MaskingConfig, MLMCollator
 from .data import TokenizerInfo
@@ -28,6 +29,7 @@ __all__ = ['BOUNDARY_IDS', 'expand_row_reference', 'expand_batch', 'expanded_siz
 # %% ../nbs/11_exlm.ipynb #a8d07d67
 BOUNDARY_IDS = (2, 3)   # [CLS] and [SEP]: every tokenizer of this project puts them there (data.SPECIAL_TOKENS)
 
+# %% ../nbs/11_exlm.ipynb #9d1335c6
 def expand_row_reference(ids:list[int], labels:list[int], k:int, mask_id:int=4, boundary_ids=BOUNDARY_IDS) -> dict:
     "One row's expansion (real tokens only, no padding), in plain Python: the reference for `expand_batch`."
     n = len(ids)
@@ -174,7 +176,7 @@ class ExLMConfig(BertConfig):
         old = {k: v for k, v in run_config.items() if k != 'link_prior'}
         return {**old, 'link_scorer': 'sum', 'link_bonus': run_config['link_prior'], 'eval_decode': 'best_path', 'rope_2d': True}
 
-# %% ../nbs/11_exlm.ipynb #62ae930b
+# %% ../nbs/11_exlm.ipynb #4b89e909
 class ExLM(nn.Module):
     "ExLM: the batch dict of a masked batch -> `MLMOutput` (DAG loss; in eval, each [MASK]'s log-probabilities, found without its target)."
     def __init__(self, cfg:ExLMConfig):
@@ -192,47 +194,54 @@ class ExLM(nn.Module):
         rope = rope_2d(ex['token_pos'], ex['state_pos'], hd) if self.cfg.rope_2d else rotary_at(ex['token_pos'], hd)
         return self.encoder(ex['ids'], ex['valid'], rope=rope), ex
 
-    def tables(self, input_ids, attention_mask, labels):
-        "The DAG problem of a batch: (logits `[B, N, V]` at the states, their log-softmax, em `[B, M, N]`, log E `[B, N, N]`, the expansion)."
-        hidden, ex = self.encode(input_ids, attention_mask, labels)
-        nodes = hidden.gather(1, ex['node_pos'][..., None].expand(-1, -1, hidden.shape[-1]))          # [B, N, C]
-        logits = F.linear(self.head.transform(nodes), self.head.embedding.weight, self.head.bias)    # [B, N, V]
-        logp = logits.float().log_softmax(-1)
-        em = logp.gather(2, ex['targets'][:, None, :].expand(-1, logp.shape[1], -1)).transpose(1, 2)   # [B, M, N]
-        links = self.links(nodes if self.cfg.link_grad else nodes.detach(), ex['node_len'], ex['node_pos'])
-        return logits, logp, em, links, ex
+# %% ../nbs/11_exlm.ipynb #9f0936e8
+@patch
+def tables(self:ExLM, input_ids, attention_mask, labels):
+    "The DAG problem of a batch: (logits `[B, N, V]` at the states, their log-softmax, em `[B, M, N]`, log E `[B, N, N]`, the expansion)."
+    hidden, ex = self.encode(input_ids, attention_mask, labels)
+    nodes = hidden.gather(1, ex['node_pos'][..., None].expand(-1, -1, hidden.shape[-1]))          # [B, N, C]
+    logits = F.linear(self.head.transform(nodes), self.head.embedding.weight, self.head.bias)    # [B, N, V]
+    logp = logits.float().log_softmax(-1)
+    em = logp.gather(2, ex['targets'][:, None, :].expand(-1, logp.shape[1], -1)).transpose(1, 2)   # [B, M, N]
+    links = self.links(nodes if self.cfg.link_grad else nodes.detach(), ex['node_len'], ex['node_pos'])
+    return logits, logp, em, links, ex
 
-    def forward(self, batch:dict) -> MLMOutput:
-        labels = batch['labels']
-        attention_mask = batch.get('attention_mask')
-        if attention_mask is None: attention_mask = (batch['input_ids'] != self.cfg.pad_id).long()
-        logits, logp, em, logT, ex = self.tables(batch['input_ids'], attention_mask, labels)
-        loss = dag_loss(em, logT, ex['target_len'], ex['node_len'], self.cfg.dag_impl)
-        flat_labels = labels[labels != -100]                                                           # [n_masks] in target order
-        problems = len(ex['target_len'])                                                               # the loss is a mean over problems, not tokens
-        if self.training: return MLMOutput(loss, logits.new_zeros(0, logits.shape[-1]), flat_labels, weight=problems)
-        return MLMOutput(loss, self.decode(logp, logits, em, logT, ex), flat_labels, weight=problems)
+# %% ../nbs/11_exlm.ipynb #23d12b5d
+@patch
+def forward(self:ExLM, batch:dict) -> MLMOutput:
+    labels = batch['labels']
+    attention_mask = batch.get('attention_mask')
+    if attention_mask is None: attention_mask = (batch['input_ids'] != self.cfg.pad_id).long()
+    logits, logp, em, logT, ex = self.tables(batch['input_ids'], attention_mask, labels)
+    loss = dag_loss(em, logT, ex['target_len'], ex['node_len'], self.cfg.dag_impl)
+    flat_labels = labels[labels != -100]                                                           # [n_masks] in target order
+    problems = len(ex['target_len'])                                                               # the loss is a mean over problems, not tokens
+    if self.training: return MLMOutput(loss, logits.new_zeros(0, logits.shape[-1]), flat_labels, weight=problems)
+    return MLMOutput(loss, self.decode(logp, logits, em, logT, ex), flat_labels, weight=problems)
 
-    @torch.no_grad()
-    def decode(self, logp, logits, em, logT, ex) -> torch.Tensor:
-        "Log-probabilities `[n_masks, V]` of each [MASK], found without its target: the marginal over states ('marginal') or the best path's state ('best_path')."
-        masked = ex['target_masked']                                                # [B, M]: the targets a prediction must not see
-        if self.cfg.eval_decode == 'marginal':
-            unknown = torch.where(masked[..., None], 0., em)                         # log 1: any state may emit a [MASK]'s token
-            post = alignment_posteriors(unknown, logT, ex['target_len'], ex['node_len'])   # [B, M, N]: P(a_i = u), target-free
-            probs = torch.einsum('bmn,bnv->bmv', post, logp.exp())[masked]           # [n_masks, V]: sum_u P(a_i = u) p_u
-            return probs.clamp_min(1e-30).log()
-        scores = torch.where(masked[..., None], logp.max(-1).values[:, None, :], em)   # any token at a [MASK]: each state's best emission
-        path, _ = dag_best_path(scores, logT, ex['target_len'], ex['node_len'])     # [B, M]
-        B, M = masked.shape
-        keep = masked & (path >= 0)
-        return logp[torch.arange(B, device=em.device)[:, None].expand(B, M)[keep], path[keep]]   # [n_masks, V]
+# %% ../nbs/11_exlm.ipynb #a8e9cde4
+@patch
+@torch.no_grad()
+def decode(self:ExLM, logp, logits, em, logT, ex) -> torch.Tensor:
+    "Log-probabilities `[n_masks, V]` of each [MASK], found without its target: the marginal over states ('marginal') or the best path's state ('best_path')."
+    masked = ex['target_masked']                                                # [B, M]: the targets a prediction must not see
+    if self.cfg.eval_decode == 'marginal':
+        unknown = torch.where(masked[..., None], 0., em)                         # log 1: any state may emit a [MASK]'s token
+        post = alignment_posteriors(unknown, logT, ex['target_len'], ex['node_len'])   # [B, M, N]: P(a_i = u), target-free
+        probs = torch.einsum('bmn,bnv->bmv', post, logp.exp())[masked]           # [n_masks, V]: sum_u P(a_i = u) p_u
+        return probs.clamp_min(1e-30).log()
+    scores = torch.where(masked[..., None], logp.max(-1).values[:, None, :], em)   # any token at a [MASK]: each state's best emission
+    path, _ = dag_best_path(scores, logT, ex['target_len'], ex['node_len'])     # [B, M]
+    B, M = masked.shape
+    keep = masked & (path >= 0)
+    return logp[torch.arange(B, device=em.device)[:, None].expand(B, M)[keep], path[keep]]   # [n_masks, V]
 
 # %% ../nbs/11_exlm.ipynb #b8a7dc87
 def make_exlm_collator(info, masking:MaskingConfig, seed:int=0):
     "The masking collator with every chosen token replaced by [MASK] (ExLM's setup: no random or kept tokens)."
     return MLMCollator(info, dataclasses.replace(masking, mask_prob=1.0, random_prob=0.0), seed)
 
+# %% ../nbs/11_exlm.ipynb #e10019da
 class PredictionEntropy(Metric):
     "Mean entropy (nats) of the predicted distribution at each labelled position."
     def reset(self): self.total, self.count = 0., 0
@@ -246,8 +255,10 @@ class PredictionEntropy(Metric):
     @property
     def name(self): return 'entropy'
 
+# %% ../nbs/11_exlm.ipynb #59ac0736
 def exlm_encoder(model): return ExLMEncoder(model)                           # defined below, with fine-tuning
 
+# %% ../nbs/11_exlm.ipynb #18611d37
 register_arch(ArchSpec('exlm', ExLMConfig, ExLM, make_exlm_collator,
                        'ExLM: each [MASK] expanded into k states, 2D rotary positions, DAG loss', metrics=lambda: [PredictionEntropy()],
                        encoder_of=exlm_encoder, task_model=cls_task_model(exlm_encoder),
@@ -277,6 +288,7 @@ def alignment_view(model:ExLM, tokenizer, sentence:str, masked:list[int], k:int|
     return dict(post=post, path=path[0, :M], k=k, sentence=sentence, masked=sorted(masked),
                 targets=[tokenizer.id_to_token(int(t)) for t in ex['targets'][0, :M]], states=[f'{j // k}.{j % k + 1}' for j in range(N)])
 
+# %% ../nbs/11_exlm.ipynb #572ba4a4
 def plot_alignment_view(view:dict, ax=None):
     "The posteriors of `alignment_view` with its best path (red); state 'g.s' is state s of expanded token g."
     hidden = ', '.join(view['targets'][1:-1])

@@ -15,6 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from fastai.basics import Learner, Metric, Callback, DataLoader, DataLoaders, Adam
 import fastai.callback.schedule   # adds Learner.fit_one_cycle
+from fastcore.basics import patch
 from .core import UserError, set_seed, default_device, atomic_write, atomic_write_json, get_arch, config_from_dict
 from .data import TokenizerInfo, hub_reachable
 from .chemistry import ScaffoldSplit, scaffold_split, load_moleculenet, task_kind, mean_roc_auc, strip_stereo
@@ -44,6 +45,7 @@ class GlueTask:
     @property
     def kind(self) -> str: return 'classification' if self.labels else 'regression'
 
+# %% ../nbs/14_finetuning.ipynb #8e7b3b3c
 GLUE_TASKS = {t.name: t for t in [
     GlueTask('CoLA', (3,), 1, ('0', '1'), ('matthews',), ('cola', ('sentence',)), header=False, width=4),
     GlueTask('SST-2', ('sentence',), 'label', ('0', '1'), ('accuracy',), ('sst2', ('sentence',))),
@@ -60,6 +62,7 @@ GLUE_TASKS = {t.name: t for t in [
 # %% ../nbs/14_finetuning.ipynb #ddb0506f
 def _key(name:str) -> str: return ''.join(ch for ch in name.lower() if ch.isalnum())
 
+# %% ../nbs/14_finetuning.ipynb #a1144e0b
 def glue_task(folder, task:str|None=None) -> GlueTask:
     "The GLUE task of a folder: named by `task`, else by the folder's name."
     name = task or Path(folder).name
@@ -74,6 +77,7 @@ def _layout_error(path:Path, task:GlueTask, problem:str) -> UserError:
     cols = ', '.join(map(repr, (*task.text_columns, task.label_column))) if task.header else f'{task.width} columns, no header'
     return UserError(f"{path} is not in GLUE's {task.name} layout: {problem}", f"use GLUE's official {task.name} files ({cols}), or name the right task with --task")
 
+# %% ../nbs/14_finetuning.ipynb #af529223
 def _columns(path:Path, task:GlueTask, rows:list) -> tuple[list[int], list]:
     "The column numbers of the texts and the label, and the data rows ((line number, fields) pairs)."
     if not task.header:
@@ -85,6 +89,7 @@ def _columns(path:Path, task:GlueTask, rows:list) -> tuple[list[int], list]:
     if missing: raise _layout_error(path, task, f"its header lacks {', '.join(map(repr, missing))}")
     return [head.index(c) for c in (*task.text_columns, task.label_column)], rows[1:]
 
+# %% ../nbs/14_finetuning.ipynb #488996c3
 def _label(value:str, task:GlueTask, path:Path, line:int):
     "A class number (the order of `task.labels`), or STS-B's score."
     if task.labels is None:
@@ -96,6 +101,7 @@ def _label(value:str, task:GlueTask, path:Path, line:int):
         raise UserError(f"{path}, line {line}: label {value!r} is not one of {task.name}'s {', '.join(task.labels)}", "fix or remove that line, or name the right task with --task")
     return task.labels.index(value)
 
+# %% ../nbs/14_finetuning.ipynb #e2f41f3c
 def read_glue_tsv(path, task:GlueTask) -> tuple[list[tuple], list]:
     "(texts, labels) of one GLUE tsv file: texts as tuples of one or two strings, labels as class numbers or scores."
     path = Path(path)
@@ -117,6 +123,7 @@ _GLUE_HEADERS = {   # the official headers, every column in place; None: no head
              'sentence1', 'sentence2', 'label1', 'gold_label'],
     'QNLI': ['index', 'question', 'sentence', 'label'], 'RTE': ['index', 'sentence1', 'sentence2', 'label'], 'WNLI': ['index', 'sentence1', 'sentence2', 'label']}
 
+# %% ../nbs/14_finetuning.ipynb #3fc6d345
 def write_glue_example(folder, task_name:str, examples:list[tuple]) -> Path:
     "Write `examples` ((text, label) or (text_a, text_b, label) tuples, labels as the files spell them) as train.tsv and the dev files of `task_name`, in GLUE's layout."
     task, folder = GLUE_TASKS[task_name], Path(folder)
@@ -139,8 +146,10 @@ class GlueData:
     train: tuple
     dev: dict                   # {split name: (texts, labels)}: 'dev', or MNLI's 'matched' and 'mismatched'
 
+# %% ../nbs/14_finetuning.ipynb #bd465f62
 def _dev_name(file:str, task:GlueTask) -> str: return 'dev' if len(task.dev_files) == 1 else file[len('dev_'):-len('.tsv')]
 
+# %% ../nbs/14_finetuning.ipynb #e5402e82
 def load_glue(spec, task:str|None=None) -> GlueData:
     "A GLUE task from its folder of official tsv files, or from `hub:glue/TASK`."
     if str(spec).startswith('hub:'): return _load_glue_hub(str(spec), task)
@@ -149,6 +158,7 @@ def load_glue(spec, task:str|None=None) -> GlueData:
     t = glue_task(folder, task)
     return GlueData(t, read_glue_tsv(folder/'train.tsv', t), {_dev_name(f, t): read_glue_tsv(folder/f, t) for f in t.dev_files})
 
+# %% ../nbs/14_finetuning.ipynb #af094812
 def _load_glue_hub(spec:str, task:str|None) -> GlueData:
     if not spec.startswith('hub:glue/'): raise UserError(f"{spec!r} is not a GLUE task on the Hub", "write hub:glue/TASK, e.g. hub:glue/sst2")
     t = glue_task(spec[len('hub:glue/'):], task)
@@ -168,26 +178,31 @@ def _load_glue_hub(spec:str, task:str|None) -> GlueData:
 # %% ../nbs/14_finetuning.ipynb #2751ef66
 def accuracy(preds, labels) -> float: return float(np.mean(np.asarray(preds) == np.asarray(labels)))
 
+# %% ../nbs/14_finetuning.ipynb #bf758f72
 def _confusion(preds, labels) -> tuple[int, int, int, int]:
     p, y = np.asarray(preds) == 1, np.asarray(labels) == 1
     return int((p & y).sum()), int((~p & ~y).sum()), int((p & ~y).sum()), int((~p & y).sum())   # tp, tn, fp, fn
 
+# %% ../nbs/14_finetuning.ipynb #adcf2bab
 def f1(preds, labels) -> float:
     "F1 of the positive class (1)."
     tp, _, fp, fn = _confusion(preds, labels)
     return 2 * tp / (2 * tp + fp + fn) if tp else 0.
 
+# %% ../nbs/14_finetuning.ipynb #4d6198e0
 def matthews(preds, labels) -> float:
     tp, tn, fp, fn = _confusion(preds, labels)
     denominator = math.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
     return (tp * tn - fp * fn) / denominator if denominator else 0.
 
+# %% ../nbs/14_finetuning.ipynb #003e5a42
 def pearson(x, y) -> float:
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     x, y = x - x.mean(), y - y.mean()
     denominator = math.sqrt((x * x).sum() * (y * y).sum())
     return float((x * y).sum() / denominator) if denominator else 0.
 
+# %% ../nbs/14_finetuning.ipynb #0962153a
 def _ranks(x) -> np.ndarray:
     "Ranks 1..n, tied values sharing their average rank."
     x = np.asarray(x); order = np.argsort(x, kind='stable')
@@ -195,13 +210,16 @@ def _ranks(x) -> np.ndarray:
     values, inverse = np.unique(x, return_inverse=True)
     return (np.bincount(inverse, ranks) / np.bincount(inverse))[inverse]
 
+# %% ../nbs/14_finetuning.ipynb #fc659a6d
 def spearman(x, y) -> float: return pearson(_ranks(x), _ranks(y))
 
+# %% ../nbs/14_finetuning.ipynb #83984226
 GLUE_METRICS = {'accuracy': accuracy, 'f1': f1, 'matthews': matthews, 'pearson': pearson, 'spearman': spearman}
 
 # %% ../nbs/14_finetuning.ipynb #cc2a04b8
 MAX_UNK_SHARE = 0.5   # more [UNK]s than this: the run was pretrained on other text
 
+# %% ../nbs/14_finetuning.ipynb #a748a18e
 def _cut_pair(a:list, b:list, budget:int) -> tuple[list, list]:
     "Drop tokens from the end of the longer of a and b until both fit in `budget` (BERT's longest-first)."
     while len(a) + len(b) > budget:
@@ -209,6 +227,7 @@ def _cut_pair(a:list, b:list, budget:int) -> tuple[list, list]:
         else: b = b[:-1]
     return a, b
 
+# %% ../nbs/14_finetuning.ipynb #3f1ae680
 def encode_texts(texts:list[tuple], tokenizer, max_len:int) -> tuple[list[list[int]], int, float]:
     "([CLS] a [SEP] (b [SEP]) ids of each example, at most `max_len` long; how many were cut; the share of [UNK] tokens)."
     info = TokenizerInfo.from_tokenizer(tokenizer)
@@ -225,6 +244,7 @@ def encode_texts(texts:list[tuple], tokenizer, max_len:int) -> tuple[list[list[i
     n_tokens = sum(len(x) for p in parts for x in p)
     return out, n_cut, sum(x.count(info.unk_id) for p in parts for x in p) / max(1, n_tokens)
 
+# %% ../nbs/14_finetuning.ipynb #8ec33a11
 def _check_vocabulary(unk_share:float, what:str, run_dir):
     if unk_share > MAX_UNK_SHARE:
         raise UserError(f"the tokenizer of {run_dir} turns {unk_share:.0%} of {what}'s tokens into [UNK]: the run was pretrained on other text",
@@ -238,6 +258,7 @@ def _pad_batch(items, pad_id:int=0):
     for b, (ids, _) in enumerate(items): input_ids[b, :len(ids)] = torch.tensor(ids)
     return input_ids, input_ids != pad_id, torch.as_tensor(np.stack([np.asarray(y) for _, y in items]))
 
+# %% ../nbs/14_finetuning.ipynb #a447aa8b
 def task_dl(ids:list, targets, shuffle:bool, bs:int=32, device=None) -> DataLoader:
     "A fastai loader of (input_ids, attention_mask, targets), padded to each batch's longest example."
     loader = DataLoader(list(zip(ids, targets)), bs=bs, shuffle=shuffle, drop_last=False, create_batch=_pad_batch, device=device,
@@ -255,29 +276,35 @@ class Objective:
     monitor: str                # the metric that picks the epoch
     higher: bool = True
 
+# %% ../nbs/14_finetuning.ipynb #066e07cb
 def masked_bce(logits, labels):
     "Binary cross-entropy over the entries of `labels` [B, n_tasks] that are not NaN."
     present = ~torch.isnan(labels)
     return F.binary_cross_entropy_with_logits(logits[present].float(), labels[present])
 
+# %% ../nbs/14_finetuning.ipynb #81134a01
 def masked_mse(preds, labels):
     "Mean squared error over the entries of `labels` that are not NaN."
     present = ~torch.isnan(labels)
     return F.mse_loss(preds[present].float(), labels[present])
 
+# %% ../nbs/14_finetuning.ipynb #03135a65
 def _glue_scores(task:GlueTask):
     def score(outputs, targets):
         preds = outputs.argmax(-1) if task.labels else outputs[:, 0]
         return {m: GLUE_METRICS[m](preds, targets) for m in task.metrics}
     return score
 
+# %% ../nbs/14_finetuning.ipynb #aeb20cf9
 def glue_objective(task:GlueTask) -> Objective:
     if task.labels: loss, n = (lambda out, y: F.cross_entropy(out.float(), y)), len(task.labels)
     else: loss, n = (lambda out, y: F.mse_loss(out[:, 0].float(), y.float())), 1
     return Objective(n, loss, _glue_scores(task), task.metrics[0])
 
+# %% ../nbs/14_finetuning.ipynb #1cfca9f0
 def _rmse(outputs, targets) -> float: return float(np.sqrt(np.nanmean((outputs - targets) ** 2)))
 
+# %% ../nbs/14_finetuning.ipynb #6ff34237
 def moleculenet_objective(kind:str, n_tasks:int) -> Objective:
     if kind == 'classification': return Objective(n_tasks, masked_bce, lambda out, y: {'roc_auc': mean_roc_auc(out, y)[0]}, 'roc_auc')
     return Objective(n_tasks, masked_mse, lambda out, y: {'rmse': _rmse(out, y)}, 'rmse', higher=False)
@@ -288,9 +315,6 @@ class TaskScore(Metric):
     def __init__(self, objective:Objective): self.objective = objective
     def reset(self): self.outputs, self.targets = [], []
     def accumulate(self, learn): self.outputs.append(learn.pred.detach().float().cpu()); self.targets.append(learn.y.cpu())
-    def scores(self) -> dict|None:
-        if not self.outputs: return None
-        return self.objective.score(torch.cat(self.outputs).numpy(), torch.cat(self.targets).numpy())
     @property
     def value(self):
         s = self.scores()
@@ -298,26 +322,39 @@ class TaskScore(Metric):
     @property
     def name(self): return self.objective.monitor
 
+# %% ../nbs/14_finetuning.ipynb #50d59f92
+@patch
+def scores(self:TaskScore) -> dict|None:
+    if not self.outputs: return None
+    return self.objective.score(torch.cat(self.outputs).numpy(), torch.cat(self.targets).numpy())
+
+# %% ../nbs/14_finetuning.ipynb #ee20b52a
 class KeepBest(Callback):
     "After each epoch, keep the scores, and a copy of the weights if the monitored metric improved; put the best back after fitting."
     order = 51   # after the Recorder (50) has the epoch's values
     def __init__(self, metric:TaskScore, print_lines:bool=False): self.metric, self.print_lines = metric, print_lines
     def before_fit(self): self.best, self.best_epoch, self.state, self.history = None, None, None, []
-    def after_epoch(self):
-        scores = self.metric.scores()
-        if scores is None: return
-        self.history.append(scores)
-        value, higher = scores[self.metric.name], self.metric.objective.higher
-        if not np.isnan(value) and (self.best is None or (value > self.best if higher else value < self.best)):
-            self.best, self.best_epoch = value, self.epoch
-            self.state = {k: v.detach().clone() for k, v in self.learn.model.state_dict().items()}
-        if self.print_lines: print(f'epoch {self.epoch + 1}: ' + ', '.join(f'{k} {v:.4f}' for k, v in scores.items()), flush=True)
-    def after_fit(self):
-        if self.state is not None: self.learn.model.load_state_dict(self.state)
     @property
     def chosen(self) -> int:
         "The epoch (from 0) whose weights are in place: the best one, or the last if no epoch gave a number."
         return self.best_epoch if self.best_epoch is not None else len(self.history) - 1
+
+# %% ../nbs/14_finetuning.ipynb #809be3aa
+@patch
+def after_epoch(self:KeepBest):
+    scores = self.metric.scores()
+    if scores is None: return
+    self.history.append(scores)
+    value, higher = scores[self.metric.name], self.metric.objective.higher
+    if not np.isnan(value) and (self.best is None or (value > self.best if higher else value < self.best)):
+        self.best, self.best_epoch = value, self.epoch
+        self.state = {k: v.detach().clone() for k, v in self.learn.model.state_dict().items()}
+    if self.print_lines: print(f'epoch {self.epoch + 1}: ' + ', '.join(f'{k} {v:.4f}' for k, v in scores.items()), flush=True)
+
+# %% ../nbs/14_finetuning.ipynb #73d1b925
+@patch
+def after_fit(self:KeepBest):
+    if self.state is not None: self.learn.model.load_state_dict(self.state)
 
 # %% ../nbs/14_finetuning.ipynb #36c0331b
 def task_model_of(run_dir, n_outputs:int, mode:str|None=None, random_init:bool=False, dropout:float=0.1, device=None):
@@ -341,6 +378,7 @@ def task_learner(model:nn.Module, dls:DataLoaders, objective:Objective, lr:float
     return Learner(dls, model, loss_func=objective.loss, opt_func=partial(Adam, decouple_wd=True), lr=lr, wd=wd,
                    metrics=[metric], cbs=[KeepBest(metric, print_lines)])
 
+# %% ../nbs/14_finetuning.ipynb #4846bcf8
 def _fit(learn:Learner, epochs:int, lr:float, progress:bool) -> KeepBest:
     best = learn.cbs.filter(lambda c: isinstance(c, KeepBest))[0]
     with contextlib.ExitStack() as quiet:
@@ -349,6 +387,7 @@ def _fit(learn:Learner, epochs:int, lr:float, progress:bool) -> KeepBest:
     learn.remove_cb(best)                                     # get_preds runs the fit events too; the best weights are in place
     return best
 
+# %% ../nbs/14_finetuning.ipynb #40d052fa
 def _outputs(learn:Learner, dl) -> tuple[np.ndarray, np.ndarray]:
     with learn.no_bar(): outputs, targets = learn.get_preds(dl=dl)
     return outputs.float().numpy(), targets.numpy()
@@ -356,6 +395,7 @@ def _outputs(learn:Learner, dl) -> tuple[np.ndarray, np.ndarray]:
 # %% ../nbs/14_finetuning.ipynb #0dce13aa
 FINETUNE_DEFAULTS = {'glue': dict(epochs=3, lr=1e-4), 'moleculenet': dict(epochs=10, lr=1e-3)}
 
+# %% ../nbs/14_finetuning.ipynb #a7e39d80
 def _settings(kind:str, epochs, lr, bs, seed, max_len, max_train, dropout, wd, cfg) -> dict:
     s = dict(FINETUNE_DEFAULTS[kind])
     s.update({k: v for k, v in dict(epochs=epochs, lr=lr).items() if v is not None})
@@ -367,6 +407,7 @@ def _settings(kind:str, epochs, lr, bs, seed, max_len, max_train, dropout, wd, c
     if max_train is not None and max_train < 2: raise UserError(f"--max-train must be at least 2, got {max_train}", "leave it out to use the whole train split")
     return s
 
+# %% ../nbs/14_finetuning.ipynb #18aab720
 def _sample(n:int, max_train:int|None, seed:int) -> np.ndarray:
     "The train rows to use: all, or a seeded sample of `max_train` (in file order)."
     if max_train is None or max_train >= n: return np.arange(n)
@@ -451,6 +492,7 @@ def plot_finetune(summary:dict, ax=None):
     ax.set_xlabel('epoch'); ax.set_ylabel(f"{summary['chosen_on']} split"); ax.set_xticks(epochs); ax.legend(fontsize=8)
     return ax
 
+# %% ../nbs/14_finetuning.ipynb #54d734bb
 def write_finetune(out, summary:dict):
     "`out`/metric_by_epoch.png, then `out`/summary.json, written last: its presence means the fine-tuning finished."
     import matplotlib; matplotlib.use('Agg', force=False)

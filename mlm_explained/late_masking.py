@@ -30,19 +30,23 @@ def block_flops(n:float, d:int, d_ff:int) -> float:
     "Forward FLOPs (2 per multiply-add) of a self-attention block over n tokens: projections 8nd^2, attention 4n^2d, feed-forward 4nd*d_ff."
     return 8 * n * d * d + 4 * n * n * d + 4 * n * d * d_ff
 
+# %% ../nbs/08_late_masking.ipynb #a3a95daa
 def cross_block_flops(T:float, n_mem:float, d:int, d_ff:int) -> float:
     "Forward FLOPs of a 3ML_cross decoder block: a self-attention block over all T positions, plus their cross-attention to n_mem encoder outputs."
     return block_flops(T, d, d_ff) + 4 * T * d * d + 4 * n_mem * d * d + 4 * T * n_mem * d    # q and out; k and v of the memory; attention
 
+# %% ../nbs/08_late_masking.ipynb #6ffcc936
 def labelled_block_flops(n_q:float, n_mem:float, d:int, d_ff:int) -> float:
     "Forward FLOPs of a labelled-positions decoder block (ours): n_q queries attend to [n_mem encoder outputs; themselves]; only the queries go on."
     n_kv = n_mem + n_q
     return 4 * n_q * d * d + 4 * n_kv * d * d + 4 * n_q * n_kv * d + 4 * n_q * d * d_ff   # q and out; k and v; attention; FFN
 
+# %% ../nbs/08_late_masking.ipynb #c805d27a
 def head_flops(n_labels:float, d:int, vocab:int) -> float:
     "Forward FLOPs of the MLM head at n_labels positions: the d x d transform and the tied d x V decoder."
     return 2 * n_labels * d * (d + vocab)
 
+# %% ../nbs/08_late_masking.ipynb #544884b5
 def mlm_flops(T:int, d:int, d_ff:int, vocab:int, n_layers:int, n_labels:float, decoder_layers:int=0,
               n_visible:float|None=None, decoder:str='self', on_top:bool=True) -> dict:
     "Forward FLOPs of one sequence: BERT's n_layers blocks (decoder_layers=0), or 3ML: n_layers encoder blocks over n_visible tokens, then decoder_layers blocks (on_top=False: carved out of the n_layers)."
@@ -59,10 +63,12 @@ def mlm_flops(T:int, d:int, d_ff:int, vocab:int, n_layers:int, n_labels:float, d
     parts['head'] = head_flops(n_labels, d, vocab)
     return {**parts, 'total': sum(parts.values()), 'attention': attention}   # attention: the part of encoder + decoder in QK^T and AV
 
+# %% ../nbs/08_late_masking.ipynb #b5263b27
 def train_flops(forward:dict) -> float:
     "FLOPs of forward + backward from `mlm_flops`: every matmul's backward costs 2 forwards; attention's 2.5 (it recomputes QK^T)."
     return 3 * forward['total'] + 0.5 * forward['attention']
 
+# %% ../nbs/08_late_masking.ipynb #888ae938
 def expected_counts(T:int, rate:float, mask_prob:float=0.8, n_special:int=2) -> tuple[float, float]:
     "(labelled, visible) tokens of a full block of T tokens ([CLS] and [SEP] included) under exact-count masking at `rate`."
     n_labels = exact_count(T - n_special, rate)
@@ -72,9 +78,11 @@ def expected_counts(T:int, rate:float, mask_prob:float=0.8, n_special:int=2) -> 
 def _sdpa_cpu_flops(q, k, v, *args, out_shape=None, **kwargs): return sdpa_flop_count(q, k, v)
 def _sdpa_cpu_backward_flops(grad_out, q, k, v, *args, out_shape=None, **kwargs): return sdpa_backward_flop_count(grad_out, q, k, v)
 
+# %% ../nbs/08_late_masking.ipynb #ec75c80e
 CPU_ATTENTION_FLOPS = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _sdpa_cpu_flops,
                        torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward: _sdpa_cpu_backward_flops}
 
+# %% ../nbs/08_late_masking.ipynb #33560537
 def count_flops(model:nn.Module, batch:dict, backward:bool=False) -> int:
     "FLOPs of `model(batch)` (and its backward), counted by PyTorch's FlopCounterMode, CPU attention and oneDNN's products (05_lstm_cells) included."
     with FlopCounterMode(display=False, custom_mapping={**CPU_ATTENTION_FLOPS, **ONEDNN_FLOPS}) as counter:
@@ -196,8 +204,10 @@ class LateMaskConfig(BertConfig):
         if 'decoder_on_top' in run_config: return run_config
         return {**run_config, 'decoder_on_top': False, 'decoder': 'labelled' if run_config.get('decoder') == 'cross' else run_config.get('decoder', 'self')}
 
+# %% ../nbs/08_late_masking.ipynb #5d53f6ff
 DECODERS = ('self', 'cross', 'labelled')
 
+# %% ../nbs/08_late_masking.ipynb #3beab03a
 def encoder_config(cfg:BertConfig) -> BertConfig:
     "The plain `BertConfig` of a 3ML model's encoder: what fine-tuning keeps."
     kept = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(BertConfig)}
@@ -214,6 +224,7 @@ def _cross_attention(q_in, memory, q_pos, mem_pos, mem_valid, proj_q, proj_kv, o
     y = F.scaled_dot_product_attention(q, k, v, attn_mask=mem_valid[:, None, None, :], dropout_p=dropout)
     return out(y.transpose(1, 2).reshape(B, m, C))
 
+# %% ../nbs/08_late_masking.ipynb #95db1531
 class CrossBlock(nn.Module):
     "A 3ML_cross decoder block (pre-LN): self-attention over the whole sequence, cross-attention to the encoder's output, a feed-forward."
     def __init__(self, cfg:LateMaskConfig):
@@ -232,6 +243,7 @@ class CrossBlock(nn.Module):
                                            self.n_heads, self.rotary, self.dropout if self.training else 0.))
         return x + self.drop(self.ffn(self.ln2(x)))
 
+# %% ../nbs/08_late_masking.ipynb #818bb9aa
 class LabelledBlock(nn.Module):
     "A labelled-positions decoder block (ours, pre-LN): queries attend to [encoder output; queries], then a feed-forward; the encoder output is not updated."
     def __init__(self, cfg:LateMaskConfig):
@@ -292,6 +304,7 @@ class LateMaskMLM(nn.Module):
 # %% ../nbs/08_late_masking.ipynb #4b387d0e
 def late_mask_encoder(model:LateMaskMLM) -> Encoder: return model.encoder        # fine-tuning drops the decoder
 
+# %% ../nbs/08_late_masking.ipynb #33850492
 register_arch(ArchSpec('3ml', LateMaskConfig, LateMaskMLM, make_mlm_collator, '3ML: encoder on unmasked tokens, [MASK]s appended for a small decoder',
                        encoder_of=late_mask_encoder, task_model=cls_task_model(late_mask_encoder),
                        cli_options={'decoder_layers': 'decoder blocks on top of the n_layers encoder blocks, where the [MASK]s come in (default 1)',

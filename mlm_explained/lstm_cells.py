@@ -11,6 +11,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 import torch.nn as nn
+from fastcore.basics import patch_to
 from numba import cuda, config as numba_config
 from .core import UserError
 
@@ -31,6 +32,7 @@ def lstm_cell_ref(x, h, c, W_ih, W_hh, b, W_hr=None):
     if W_hr is not None: h = h @ W_hr.T                         # [B, P]
     return h, c
 
+# %% ../nbs/05_lstm_cells.ipynb #bcdb996c
 def lstm_layer_ref(x, W_ih, W_hh, b, W_hr=None, state=None):
     "The reference cell run over time: x [T, B, I] -> (out [T, B, P], (h_T, c_T))."
     T, B, _ = x.shape
@@ -54,6 +56,7 @@ def pointwise_forward_cpu(gates, c_prev, acts, c_out, m_out):
     torch.mul(f, c_prev, out=c_out).addcmul_(i, g)                   # c = f*c_prev + i*g
     torch.tanh(c_out, out=m_out).mul_(o)                             # m = o*tanh(c)
 
+# %% ../nbs/05_lstm_cells.ipynb #654ea423
 def pointwise_backward_cpu(d_m, d_c, acts, c_prev, c, d_gates, d_c_prev):
     "Backward of the fused step: d_m, d_c [B, H] (from above and from step t+1) -> d_gates [B, 4H], d_c_prev [B, H]."
     B, H = c.shape
@@ -82,6 +85,7 @@ def pointwise_forward_cuda(gates, c_prev, acts, c_out, m_out):
         c_out[b, j] = c
         m_out[b, j] = o * math.tanh(c)
 
+# %% ../nbs/05_lstm_cells.ipynb #edc82a33
 @cuda.jit(cache=not numba_config.ENABLE_CUDASIM)
 def pointwise_backward_cuda(d_m, d_c, acts, c_prev, c, d_gates, d_c_prev):
     "Backward of the fused step on the GPU: d_m, d_c [B, H] -> d_gates [B, 4H], d_c_prev [B, H]."
@@ -102,10 +106,12 @@ def pointwise_backward_cuda(d_m, d_c, acts, c_prev, c, d_gates, d_c_prev):
 BACKENDS = ('cpu', 'cuda')
 THREADS_PER_BLOCK = 256
 
+# %% ../nbs/05_lstm_cells.ipynb #b99f7544
 def simulating_cuda() -> bool:
     "True when numba runs CUDA kernels in its CPU simulator (`NUMBA_ENABLE_CUDASIM=1`)."
     return bool(numba_config.ENABLE_CUDASIM)
 
+# %% ../nbs/05_lstm_cells.ipynb #fd6d9ea6
 def pick_backend(t:torch.Tensor, backend:str|None=None) -> str:
     "The pointwise backend for tensors like `t`: 'cuda' on a GPU, 'cpu' otherwise; 'cuda' on CPU tensors only in the simulator."
     backend = backend or ('cuda' if t.is_cuda else 'cpu')
@@ -115,11 +121,13 @@ def pick_backend(t:torch.Tensor, backend:str|None=None) -> str:
         raise UserError("the 'cuda' LSTM backend got CPU tensors", "move the model to a GPU, or set NUMBA_ENABLE_CUDASIM=1 to simulate the kernels")
     return backend
 
+# %% ../nbs/05_lstm_cells.ipynb #dd5fa2b8
 def _as_cuda(t:torch.Tensor):
     if not t.is_cuda: return t.detach().numpy()                  # the simulator works on host arrays
     try: return cuda.as_cuda_array(t.detach(), sync=False)        # no implicit sync: it would break graph capture
     except TypeError: return cuda.as_cuda_array(t.detach())       # older numba without the sync argument
 
+# %% ../nbs/05_lstm_cells.ipynb #42dd43fb
 def launch_pointwise(kernel:str, backend:str, *tensors):
     "Run the forward or backward pointwise kernel of `backend` on torch tensors (all of them contiguous)."
     if backend == 'cpu':
@@ -137,10 +145,12 @@ def launch_pointwise(kernel:str, backend:str, *tensors):
 CPU_GEMMS = ('onednn', 'blas')
 _CPU_GEMM = {'name': 'onednn'}
 
+# %% ../nbs/05_lstm_cells.ipynb #ddc1d46f
 def onednn_available() -> bool:
     "True when this torch can run float32 products through oneDNN (`torch.ops.mkldnn._linear_pointwise`, what torch.compile's CPU backend calls)."
     return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, '_linear_pointwise')
 
+# %% ../nbs/05_lstm_cells.ipynb #3bcc8521
 @contextmanager
 def cpu_gemm(name:str):
     "Within the block, the fused LSTM's float32 CPU products go through `name`: 'onednn' (the default, where available) or 'blas' (torch.mm)."
@@ -149,11 +159,13 @@ def cpu_gemm(name:str):
     try: yield
     finally: _CPU_GEMM['name'] = old
 
+# %% ../nbs/05_lstm_cells.ipynb #3b0716a4
 def uses_onednn(t:torch.Tensor) -> bool:
     "Whether products of tensors like `t` go through oneDNN: float32, on the CPU, outside autocast, when chosen and available."
     return (_CPU_GEMM['name'] == 'onednn' and t.device.type == 'cpu' and t.dtype == torch.float32
             and not torch.is_autocast_enabled('cpu') and onednn_available())
 
+# %% ../nbs/05_lstm_cells.ipynb #88334892
 def mm_t(x:torch.Tensor, w:torch.Tensor, add:torch.Tensor|None=None) -> torch.Tensor:
     "x [M, K] @ w [N, K].T (+ add [M, N]) -> [M, N], by oneDNN where `uses_onednn(x)`, else by torch.mm / torch.addmm."
     if uses_onednn(x):
@@ -167,6 +179,7 @@ def _onednn_linear_flops(*args, out_shape=None, **kwargs) -> int:
     x, w = args[0], (args[2] if len(args) == 5 else args[1])        # .binary has 5 arguments, W third
     return 2 * math.prod(x[:-1]) * w[0] * w[1]
 
+# %% ../nbs/05_lstm_cells.ipynb #1d67c089
 ONEDNN_FLOPS = {torch.ops.mkldnn._linear_pointwise: _onednn_linear_flops} if onednn_available() else {}
 
 # %% ../nbs/05_lstm_cells.ipynb #b5e0fbf9
@@ -205,29 +218,30 @@ class FusedLSTMFunction(torch.autograd.Function):
         ctx.save_for_backward(W_hh, W_hr, acts, cs, hs, ms)
         return hs[1:], cs[T]
 
-    @staticmethod
-    def backward(ctx, d_out, d_cT):
-        W_hh, W_hr, acts, cs, hs, ms = ctx.saved_tensors
-        T, B, G = acts.shape
-        H, P = G // 4, hs.shape[2]
-        d_out = d_out.contiguous()
-        d_gx = acts.new_empty(T, B, G)                       # gate gradients of every step
-        d_hs = acts.new_empty(T, B, P) if W_hr is not None else None
-        d_c = d_cT.contiguous() if d_cT is not None else acts.new_zeros(B, H)
-        d_c_prev = acts.new_empty(B, H)
-        W_hh_t = W_hh.t().contiguous()                       # [P, 4H]: mm_t's weight layout, made once
-        W_hr_t = W_hr.t().contiguous() if W_hr is not None else None
-        d_h_t = d_out[T - 1]                                 # [B, P]: dL/dh_t, from above and from step t+1
-        for t in reversed(range(T)):
-            if W_hr is not None: d_hs[t] = d_h_t; d_m = mm_t(d_h_t, W_hr_t)      # [B, H]
-            else: d_m = d_h_t
-            launch_pointwise('backward', ctx.backend, d_m, d_c, acts[t], cs[t], cs[t + 1], d_gx[t], d_c_prev)
-            d_c, d_c_prev = d_c_prev, d_c                     # swap buffers: no allocation per step
-            d_h_t = mm_t(d_gx[t], W_hh_t, d_out[t - 1] if t else None)   # dL/dh_{t-1}; at t = 0 it is dL/dh_0
-        flat = lambda a: a.reshape(T * B, a.shape[-1])
-        d_W_hh = flat(d_gx).t() @ flat(hs[:-1])              # one GEMM for all steps: [4H, P]
-        d_W_hr = flat(d_hs).t() @ flat(ms) if W_hr is not None else None
-        return d_gx, d_W_hh, d_W_hr, d_h_t, d_c.clone(), None
+# %% ../nbs/05_lstm_cells.ipynb #92f541d7
+@patch_to(FusedLSTMFunction)
+def backward(ctx, d_out, d_cT):
+    W_hh, W_hr, acts, cs, hs, ms = ctx.saved_tensors
+    T, B, G = acts.shape
+    H, P = G // 4, hs.shape[2]
+    d_out = d_out.contiguous()
+    d_gx = acts.new_empty(T, B, G)                       # gate gradients of every step
+    d_hs = acts.new_empty(T, B, P) if W_hr is not None else None
+    d_c = d_cT.contiguous() if d_cT is not None else acts.new_zeros(B, H)
+    d_c_prev = acts.new_empty(B, H)
+    W_hh_t = W_hh.t().contiguous()                       # [P, 4H]: mm_t's weight layout, made once
+    W_hr_t = W_hr.t().contiguous() if W_hr is not None else None
+    d_h_t = d_out[T - 1]                                 # [B, P]: dL/dh_t, from above and from step t+1
+    for t in reversed(range(T)):
+        if W_hr is not None: d_hs[t] = d_h_t; d_m = mm_t(d_h_t, W_hr_t)      # [B, H]
+        else: d_m = d_h_t
+        launch_pointwise('backward', ctx.backend, d_m, d_c, acts[t], cs[t], cs[t + 1], d_gx[t], d_c_prev)
+        d_c, d_c_prev = d_c_prev, d_c                     # swap buffers: no allocation per step
+        d_h_t = mm_t(d_gx[t], W_hh_t, d_out[t - 1] if t else None)   # dL/dh_{t-1}; at t = 0 it is dL/dh_0
+    flat = lambda a: a.reshape(T * B, a.shape[-1])
+    d_W_hh = flat(d_gx).t() @ flat(hs[:-1])              # one GEMM for all steps: [4H, P]
+    d_W_hr = flat(d_hs).t() @ flat(ms) if W_hr is not None else None
+    return d_gx, d_W_hh, d_W_hr, d_h_t, d_c.clone(), None
 
 # %% ../nbs/05_lstm_cells.ipynb #73a18e02
 class LSTMLayer(nn.Module):

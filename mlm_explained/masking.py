@@ -24,6 +24,7 @@ __all__ = ['SELECT', 'REPLACE', 'RANDOM_TOKEN', 'SPAN_LENGTH', 'SPAN_START', 'ST
 SELECT, REPLACE, RANDOM_TOKEN, SPAN_LENGTH, SPAN_START = 1, 2, 3, 4, 5
 _GOLDEN, _MIX1, _MIX2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 
+# %% ../nbs/02_masking.ipynb #bcbb2a48
 def _mix64(z):
     "SplitMix64 finaliser on uint64 arrays (wrap-around multiplication is intended)."
     z = (z ^ (z >> np.uint64(30))) * _MIX1
@@ -50,6 +51,7 @@ def choose_bernoulli(u_select:np.ndarray, maskable:np.ndarray, rate:float) -> np
     "Each maskable position independently with probability `rate`."
     return maskable & (u_select < rate)
 
+# %% ../nbs/02_masking.ipynb #a6ff8b33
 def choose_exact(u_select:np.ndarray, maskable:np.ndarray, rate:float) -> np.ndarray:
     "In each row, the `round(rate * n_maskable)` maskable positions with the lowest scores (at least one)."
     chosen = np.zeros_like(maskable)
@@ -133,6 +135,7 @@ def choose_spans(seed:int, row_keys, maskable:np.ndarray, word_starts:np.ndarray
 # %% ../nbs/02_masking.ipynb #cb133908
 STRATEGIES = ('token', 'whole_word', 'span')
 
+# %% ../nbs/02_masking.ipynb #f3199fb8
 @dataclasses.dataclass(frozen=True)
 class MaskingConfig:
     "How to corrupt a batch."
@@ -174,9 +177,11 @@ def _mix64_scalar(z):
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     return z ^ (z >> np.uint64(31))
 
+# %% ../nbs/02_masking.ipynb #a23978c9
 @njit(inline='always', cache=True)
 def _row_hash(seed, row_key): return _mix64_scalar(np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(row_key))
 
+# %% ../nbs/02_masking.ipynb #de4a074f
 @njit(inline='always', cache=True)
 def _uniform(row_hash, counter, stream):
     "Same number as `hash_uniform(seed, [row_key], [counter], stream)`."
@@ -306,10 +311,12 @@ def mask_text(text:str, tokenizer, rate:float=0.15, strategy:str='token', exact:
 # %% ../nbs/02_masking.ipynb #c978eebe
 COLOURS = {'mask': '#ffd84d', 'random': '#ff8a80', 'kept': '#a5d6a7', '': 'none'}
 
+# %% ../nbs/02_masking.ipynb #9680c037
 def _html_tokens(shown) -> str:
     spans = [f'<span style="background:{COLOURS[k]};padding:1px 3px;border-radius:3px" title="{o}">{s}</span>' if k else s for o, s, k in shown]
     return '<div style="font-family:monospace;line-height:2">' + ' '.join(spans) + '</div>'
 
+# %% ../nbs/02_masking.ipynb #b1a03d8d
 def mask_explorer(tokenizer, text:str='the capital of france is paris . an angry cat sleeps loudly .'):
     "An ipywidgets panel: type a sentence, move the rate slider, pick a strategy, see the corrupted text."
     import ipywidgets as W

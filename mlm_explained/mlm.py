@@ -51,6 +51,7 @@ class BertConfig:
         if self.positions not in ('learned', 'rotary'): raise UserError(f"unknown positions {self.positions!r}", "use 'learned' or 'rotary'")
         if self.positions == 'rotary' and (self.d_model // self.n_heads) % 2: raise UserError("rotary positions need an even head size", "change d_model or n_heads")
 
+# %% ../nbs/03_mlm.ipynb #1911e864
 def bert_base(**kw) -> BertConfig: return BertConfig(**{**dict(d_model=768, n_layers=12, n_heads=12, d_ff=3072, positions='learned'), **kw})
 
 # %% ../nbs/03_mlm.ipynb #dc3aadaa
@@ -60,6 +61,7 @@ def rotary_tables(seq_len:int, head_dim:int, device=None, base:float=10000.):
     angles = torch.arange(seq_len, device=device).float()[:, None] * inv_freq[None]         # [T, head_dim/2]
     return angles.cos(), angles.sin()
 
+# %% ../nbs/03_mlm.ipynb #3465135b
 def rotary_at(position_ids, head_dim:int):
     "cos and sin at given positions: ids [T] -> [T, head_dim/2] each; ids [B, T] -> [B, 1, T, head_dim/2] (one row of positions per sequence)."
     n_pos = position_ids.shape[-1] if position_ids.dim() == 1 else int(position_ids.max()) + 1     # [T] ids are 0..T-1
@@ -67,6 +69,7 @@ def rotary_at(position_ids, head_dim:int):
     if position_ids.dim() == 1: return cos, sin
     return cos[position_ids][:, None], sin[position_ids][:, None]
 
+# %% ../nbs/03_mlm.ipynb #be480f5d
 def apply_rotary(x, cos, sin):
     "Rotate channel pairs of `x` `[B, H, T, head_dim]` by position-dependent angles."
     x1, x2 = x[..., 0::2], x[..., 1::2]                                                       # [B, H, T, head_dim/2]
@@ -214,6 +217,7 @@ def _batch_at(self:BlockStream, b:int):
     if self.device is not None: batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
     return batch, batch['labels']          # fastai splits this into xb = (batch,) and yb = (labels,)
 
+# %% ../nbs/03_mlm.ipynb #d4978d2a
 def _iter(self:BlockStream):
     if not self.shuffle:
         for b in range(len(self)): yield self._batch_at(b)
@@ -222,6 +226,7 @@ def _iter(self:BlockStream):
         self.cursor += 1                   # counted before the yield: a batch handed out is consumed
         yield self._batch_at(self.cursor - 1)
 
+# %% ../nbs/03_mlm.ipynb #bedf19ed
 BlockStream._batch_at, BlockStream.__iter__ = _batch_at, _iter
 
 # %% ../nbs/03_mlm.ipynb #30398cee
@@ -237,6 +242,7 @@ class MaskedAccuracy(Metric):
     @property
     def name(self): return 'masked_acc'
 
+# %% ../nbs/03_mlm.ipynb #9bb09dc9
 class Perplexity(Metric):
     "exp of the mean cross-entropy per labelled token."
     def reset(self): self.nll, self.total = 0., 0
@@ -300,6 +306,7 @@ class StepBudget(Callback):
     def after_epoch(self):
         if self.learn.step_counter.step >= self.max_steps or self._over_budget(): raise CancelFitException()
 
+# %% ../nbs/03_mlm.ipynb #8fc789a2
 class TokenCounter(Callback):
     "Real (non-padding) tokens seen in training."
     order = 0
@@ -336,6 +343,7 @@ def _non_finite(self:FiniteGuard, what:str, value):
 # %% ../nbs/03_mlm.ipynb #e74e3b26
 PRECISIONS = ('auto', 'bf16', 'fp16', 'fp32')
 
+# %% ../nbs/03_mlm.ipynb #4b85b739
 def resolve_precision(precision:str, device) -> str:
     "'auto' is bf16 on a GPU that has it, fp16 on an older GPU, and fp32 on the CPU (where bf16 autocast runs, but slower than fp32 on most CPUs)."
     if precision not in PRECISIONS: raise UserError(f"unknown precision {precision!r}", f"use one of {PRECISIONS}")
@@ -343,6 +351,7 @@ def resolve_precision(precision:str, device) -> str:
     if torch.device(device).type != 'cuda': return 'fp32'
     return 'bf16' if torch.cuda.is_bf16_supported() else 'fp16'
 
+# %% ../nbs/03_mlm.ipynb #e107e838
 class MLMMixedPrecision(MixedPrecision):
     "fastai's mixed precision on any device (fastai's own autocasts only on CUDA): autocast to bf16, or to fp16 with loss scaling. The model's output is an `MLMOutput` whose loss is already float32."
     def __init__(self, amp_mode:str='fp16', device_type:str='cuda'): super().__init__(amp_mode); self.device_type = device_type
@@ -388,6 +397,7 @@ class DistributedMLM(Callback):
 # %% ../nbs/03_mlm.ipynb #3fb4679f
 def mlm_loss(out:MLMOutput, labels): return out.loss
 
+# %% ../nbs/03_mlm.ipynb #f6bea214
 def mlm_learner(dls, arch:str='bert', config=None, lr:float=1e-3, wd:float=0.01, grad_clip:float|None=1.0,
                 grad_accum:int=1, precision:str='auto', compile:bool=False, cbs=None, skip_nonfinite:int=0, **config_overrides) -> Learner:
     "A fastai `Learner` for a masked LM of `arch`; `config` (or the arch's defaults) updated by `config_overrides`."
@@ -417,13 +427,16 @@ def fit_mlm(learn:Learner, max_steps:int, lr:float|None=None, warmup:float=0.06,
 # %% ../nbs/03_mlm.ipynb #538d9e42
 def make_mlm_collator(info:TokenizerInfo, masking:MaskingConfig, seed:int=0): return MLMCollator(info, masking, seed)
 
+# %% ../nbs/03_mlm.ipynb #0eda1de3
 def cls_task_model(encoder_of):
     "A registry `task_model`: `EncoderClassifier` on the encoder that `encoder_of(model)` gives."
     def task_model(model, n_outputs:int, mode:str='full', dropout:float=0.1): return EncoderClassifier(encoder_of(model), n_outputs, dropout)
     return task_model
 
+# %% ../nbs/03_mlm.ipynb #b1586fcd
 def bert_encoder(model:BertMLM) -> Encoder: return model.encoder
 
+# %% ../nbs/03_mlm.ipynb #fe33cb53
 register_arch(ArchSpec('bert', BertConfig, BertMLM, make_mlm_collator, 'BERT-style pre-LN Transformer encoder',
                        encoder_of=bert_encoder, task_model=cls_task_model(bert_encoder)));
 
@@ -444,6 +457,7 @@ class TinyCorpus(NamedTuple):
     train_blocks: object     # datasets.Dataset of blocks (input_ids [seq_len], word_starts)
     valid_blocks: object
 
+# %% ../nbs/03_mlm.ipynb #bc81ad6d
 @functools.lru_cache(maxsize=8)
 def tiny_corpus(vocab:int=2000, seq_len:int=64, valid_docs:int|None=None) -> TinyCorpus:
     "The shared fixture of the notebooks and tests: a WordPiece of `vocab` pieces trained on the embedded train split, and both splits in blocks of `seq_len` (of the valid split, the first `valid_docs` documents). Built once per arguments."
@@ -487,6 +501,7 @@ class TinyRun(NamedTuple):
     metrics: dict
     seconds: float
 
+# %% ../nbs/03_mlm.ipynb #9c760746
 def train_tiny(arch:str='bert', steps:int=200, corpus:TinyCorpus|None=None, masking:MaskingConfig=MaskingConfig(), valid_masking:MaskingConfig|None=None,
                lr:float=2e-3, bs:int=32, seed:int=0, dls:DataLoaders|None=None, metrics=(), precision:str='auto', compile:bool=False, **config) -> TinyRun:
     "Train a small `arch` (`config`: its sizes and options) for `steps` steps on `corpus` (default `tiny_corpus()`), quietly, with one evaluation at the end. `dls` replaces the corpus' loaders; `metrics` join the arch's own; `precision` and `compile` as in `mlm_learner`."

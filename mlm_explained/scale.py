@@ -21,6 +21,7 @@ __all__ = ['DEVICE_PEAKS', 'saved_activation_bytes', 'device_precision', 'RunPla
 # %% ../nbs/17_scale.ipynb #bcd2e0dd
 _REWRAPS = {'ToCopyBackward0', 'TBackward0', 'TransposeBackward0', 'ViewBackward0', 'PermuteBackward0', 'UnsafeViewBackward0', 'ExpandBackward0'}
 
+# %% ../nbs/17_scale.ipynb #5bb1a3d1
 def _weight_copy(t:torch.Tensor) -> bool:
     "Whether `t` is a parameter cast or reshaped (autocast's bf16 copy of a weight, its transpose): one per batch, not per row, and no activation."
     fn = t.grad_fn
@@ -30,6 +31,7 @@ def _weight_copy(t:torch.Tensor) -> bool:
         if type(fn).__name__ == 'AccumulateGrad': return True     # reached a leaf: a parameter
     return False
 
+# %% ../nbs/17_scale.ipynb #174c133d
 @contextlib.contextmanager
 def saved_activation_bytes(model:torch.nn.Module):
     "Within the block: the bytes that autograd saves for the backward (`.bytes` of the yielded counter), each storage once, the model's parameters left out."
@@ -52,6 +54,7 @@ DEVICE_PEAKS = {   # dense peak FLOP/s by precision (NVIDIA's datasheets; fp32 w
     't4':   {'fp16': 65e12, 'fp32': 8.1e12},
 }
 
+# %% ../nbs/17_scale.ipynb #66c1fd66
 def device_precision(precision:str, device:str) -> str:
     "The precision a run of `precision` ('auto', 'bf16', 'fp16', 'fp32') gets on the named GPU: 'auto' is bf16 where the GPU has it, else fp16."
     if device not in DEVICE_PEAKS: raise UserError(f"unknown device {device!r} for the dry run", f"name one of {sorted(DEVICE_PEAKS)}")
@@ -95,6 +98,7 @@ def _plan_batch(cfg:dict, rows:int, sample_docs:int):
     if len(blocks) < rows: raise UserError(f"the first {sample_docs} documents of {cfg['data']} make {len(blocks)} blocks of {cfg['seq_len']} tokens, fewer than {rows}", "use a bigger corpus or a smaller --seq-len")
     return info, max(vocab, info.vocab_size), get_arch(cfg['arch']).make_collator(info, masking_of(cfg), cfg['seed'])(blocks[:rows], list(range(rows)))
 
+# %% ../nbs/17_scale.ipynb #b708b9aa
 def plan_run(cfg:dict, device:str='h100', gpus:int=1, mfu:float=0.4, rows:int=4, sample_docs:int=1000) -> RunPlan:
     "The cost of the resolved run config `cfg` on `gpus` of the named `device` at `mfu`: one real batch counted on this machine, nothing trained."
     if not 0 < mfu <= 1: raise UserError(f"--mfu must be in (0, 1], got {mfu}", "pass the fraction of the peak rate you expect, e.g. 0.4")
@@ -125,6 +129,7 @@ def format_plan(plan:RunPlan, name:str|None=None) -> str:
             f"+ activations {p.activations_gb:.2f} ({p.precision}) = {p.memory_gb:.1f} GB\n"
             f"  {p.steps:,} steps, {p.total_flops:.3g} FLOPs: {_duration(p.hours)} on {p.gpus} {p.device} at {p.mfu:.0%} MFU of {DEVICE_PEAKS[p.device][p.precision] / 1e12:.0f} TFLOP/s")
 
+# %% ../nbs/17_scale.ipynb #5c8a4f93
 def _duration(hours:float) -> str:
     return f"{hours * 3600:.0f} s" if hours < 1 / 60 else f"{hours * 60:.1f} min" if hours < 1 else f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"
 

@@ -22,6 +22,7 @@ SMILES_REGEX = (r"\[[^\[\]]*\]"            # a bracket atom, whole: [nH], [C@@H]
                 r"|[()]|\*")               # branches, and the wildcard atom
 _TOKEN_RE = re.compile(SMILES_REGEX)
 
+# %% ../nbs/12_smiles.ipynb #53338aa4
 def smiles_tokens(smi:str) -> list[str]:
     "The SMILES tokens of `smi` (characters the grammar does not know are skipped; the tokenizer keeps them)."
     return _TOKEN_RE.findall(smi)
@@ -33,4 +34,5 @@ def _smiles_kind(vocab_size:int, min_frequency:int|None):
     tok.decoder = decoders.Fuse()                      # tokens joined with nothing between them
     return tok, trainers.WordLevelTrainer(vocab_size=vocab_size, min_frequency=min_frequency or 1, special_tokens=SPECIAL_TOKENS)
 
+# %% ../nbs/12_smiles.ipynb #cdf91c77
 register_tokenizer_kind('smiles', _smiles_kind);

@@ -24,10 +24,12 @@ __all__ = ['STREAM_BUILDERS', 'PACK_DOCS', 'stream_corpus', 'pack_window', 'Corp
 STREAM_BUILDERS = {'.txt': 'text', '.text': 'text', '.tokens': 'text', '.raw': 'text', '.md': 'text',
                    '.csv': 'csv', '.jsonl': 'json', '.json': 'json', '.parquet': 'parquet'}   # file suffix (before .gz): datasets' builder
 
+# %% ../nbs/01a_streaming.ipynb #13aec327
 def _builder(p:Path) -> str|None:
     name = p.name.lower()
     return STREAM_BUILDERS.get(Path(name[:-3] if name.endswith('.gz') else name).suffix)
 
+# %% ../nbs/01a_streaming.ipynb #157c29bd
 def _text_stream(ds:datasets.IterableDataset, source:str, strip:bool) -> datasets.IterableDataset:
     "The documents of `ds` in a `text` column (or its SMILES column, renamed), blank ones dropped; `strip`: cells stripped first (csv)."
     columns = ds.column_names or list(next(iter(ds)).keys())       # a csv or json stream knows its columns only once read
@@ -38,6 +40,7 @@ def _text_stream(ds:datasets.IterableDataset, source:str, strip:bool) -> dataset
     if strip: ds = ds.map(lambda b: {'text': [(t or '').strip() for t in b['text']]}, batched=True)
     return ds.filter(lambda b: [bool(t and t.strip()) for t in b['text']], batched=True)
 
+# %% ../nbs/01a_streaming.ipynb #1e95dcc9
 def stream_corpus(spec:str='embedded', split:str='train') -> datasets.IterableDataset:
     "A corpus read lazily, with a `text` column: 'hub:NAME[:CONFIG]', a local text (.gz too), csv, jsonl or parquet file or folder of them, or 'embedded'."
     spec = str(spec)
@@ -63,6 +66,7 @@ def stream_corpus(spec:str='embedded', split:str='train') -> datasets.IterableDa
 # %% ../nbs/01a_streaming.ipynb #4c744531
 PACK_DOCS = 1000   # documents per packing batch: pack_blocks' batch size, so the stream makes the same blocks
 
+# %% ../nbs/01a_streaming.ipynb #67e8798c
 def pack_window(texts:list[str], tok:Tokenizer, seq_len:int=128, respect_docs:bool=False, key=None) -> tuple[np.ndarray, np.ndarray]:
     "The blocks of `texts` as `pack_blocks` makes them (input_ids [n, seq_len] int32, word_starts [n, seq_len] int8), in an order seeded by `key` (None: as made)."
     info = TokenizerInfo.from_tokenizer(tok)
@@ -76,8 +80,10 @@ def pack_window(texts:list[str], tok:Tokenizer, seq_len:int=128, respect_docs:bo
         order = np.random.default_rng(key).permutation(len(ids)); ids, starts = ids[order], starts[order]
     return ids, starts
 
+# %% ../nbs/01a_streaming.ipynb #c28ed02d
 _WORKER = {}   # a worker process's tokenizer, sent once when the pool starts
 
+# %% ../nbs/01a_streaming.ipynb #7e370bfb
 def _start_worker(tok_json:str):
     import signal
     for s in (signal.SIGINT, signal.SIGTERM): signal.signal(s, signal.SIG_IGN)   # Ctrl-C reaches the whole process group: the training process decides, then ends the pool
@@ -115,11 +121,13 @@ def _pack(self:CorpusStream, texts:list[str], p:int, w:int):
         weakref.finalize(self, self._pool.terminate)
     return self._pool.apply_async(streaming._pack_in_worker, (texts, self.seq_len, self.respect_docs, key))
 
+# %% ../nbs/01a_streaming.ipynb #aec8bea7
 class SimpleResult:
     "An already computed result with the interface of an AsyncResult."
     def __init__(self, value): self.value = value
     def get(self): return self.value
 
+# %% ../nbs/01a_streaming.ipynb #9f87fedf
 def _blocks(self:CorpusStream):
     "Blocks (input_ids, word_starts) from `self.state` on, pass after pass, the state updated as each block is handed out."
     st = self.state
@@ -144,6 +152,7 @@ def _blocks(self:CorpusStream):
         if not made and not st['offset']: raise UserError(f"the stream holds no block of --seq-len {self.seq_len}", "use more text or a smaller --seq-len")
         st.update({'pass': st['pass'] + 1, 'window': 0, 'offset': 0, 'corpus': None})
 
+# %% ../nbs/01a_streaming.ipynb #5a553b81
 def _batch(self:CorpusStream):
     "The next global batch from the stream, of which this process keeps its rows, masked with one key per global position."
     if self._source is None: self._source = self._blocks()
@@ -154,11 +163,13 @@ def _batch(self:CorpusStream):
     if self.device is not None: batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
     return batch, batch['labels']
 
+# %% ../nbs/01a_streaming.ipynb #e831e154
 def _iter(self:CorpusStream):
     for _ in range(len(self)):
         b = self._batch(); self.cursor += 1                 # counted before the yield: a batch handed out is consumed
         yield b
 
+# %% ../nbs/01a_streaming.ipynb #f0b0f50d
 CorpusStream._pack, CorpusStream._blocks, CorpusStream._batch, CorpusStream.__iter__ = _pack, _blocks, _batch, _iter
 
 # %% ../nbs/01a_streaming.ipynb #cd8ac3ad

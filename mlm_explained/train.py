@@ -76,6 +76,7 @@ class TrainConfig:
 # %% ../nbs/04_train.ipynb #0662a614
 PRESET_DIR = Path(__file__).parent/'presets' if '__file__' in globals() else Path('../mlm_explained/presets')
 
+# %% ../nbs/04_train.ipynb #3cd25e4f
 def read_config_file(spec:str) -> dict:
     "A `--config` value: a preset name (see `PRESET_DIR`) or a path to a JSON file of flat settings."
     path = PRESET_DIR/f'{spec}.json' if (PRESET_DIR/f'{spec}.json').exists() else Path(spec)
@@ -84,6 +85,7 @@ def read_config_file(spec:str) -> dict:
         raise UserError(f"--config {spec!r} is neither a preset nor a file", f"use a JSON file or one of the presets {presets}")
     return _read_json_object(path, "fix the file", "write the settings as {\"key\": value, ...}")
 
+# %% ../nbs/04_train.ipynb #062263d4
 def _read_json_object(path:Path, fix_invalid:str, fix_not_object:str) -> dict:
     "A JSON file that must hold an object, with one-line errors."
     try: d = json.loads(path.read_text())
@@ -135,12 +137,14 @@ def prepare_data(cfg:dict, tokenizer=None):
 # %% ../nbs/04_train.ipynb #e32f0dd7
 METRIC_COLUMNS = ['step', 'tokens', 'train_loss', 'valid_loss', 'masked_acc', 'perplexity', 'seconds']   # then an arch's own metrics
 
+# %% ../nbs/04_train.ipynb #1ecab91c
 def read_metrics(run_dir) -> list[dict]:
     "The rows of a run's metrics.csv (numbers as floats), or [] if there is none yet."
     path = Path(run_dir)/'metrics.csv'
     if not path.exists(): return []
     return [{k: float(v) if v != '' else None for k, v in row.items()} for row in csv.DictReader(path.open())]
 
+# %% ../nbs/04_train.ipynb #3a0f43b2
 def write_metrics(run_dir, rows:list[dict]):
     extra = [k for k in dict.fromkeys(k for r in rows for k in r) if k not in METRIC_COLUMNS]    # the arch's metrics, first-seen order
     buf = io.StringIO(); w = csv.DictWriter(buf, METRIC_COLUMNS + extra); w.writeheader()
@@ -176,6 +180,7 @@ def _saving(run_dir:Path, what:str, last_step:int|None):
         raise SaveFailed(f"could not write {what} in {run_dir} ({e.strerror or e}); {kept}, metrics.csv and config.json are intact",
                          "free disk space or raise the file-size limit, then continue with --resume") from None
 
+# %% ../nbs/04_train.ipynb #2f89bedf
 class RunWriter(Callback):
     "After every evaluation: the checkpoint (with the metric rows), then metrics.csv and loss_curve.png, each written atomically."
     order = 52   # after the Recorder (50) has computed the epoch's values, before StepBudget (55) may end the fit
@@ -206,6 +211,7 @@ def save(self:RunWriter, interval:tuple|None=None):
     barrier()                                                # several processes: none goes on (or exits) before the checkpoint is on disk
     self.saved_step = self.learn.step_counter.step
 
+# %% ../nbs/04_train.ipynb #b4a822c9
 @patch
 def after_epoch(self:RunWriter):
     vals = dict(zip(self.recorder.metric_names[1:], self.recorder.values[-1]))
@@ -223,6 +229,7 @@ def after_epoch(self:RunWriter):
     with _saving(self.run_dir, 'loss_curve.png', self.saved_step): plot_run(self.run_dir, self.baselines)
     if self.print_lines: _print_row(self.rows[-1])
 
+# %% ../nbs/04_train.ipynb #08e47218
 def _print_row(r:dict):
     "Without progress bars (logs, CI): one plain line per evaluation."
     print(f"step {r['step']:>6} | tokens {r['tokens']:>12,.0f} | train loss {r['train_loss']:.4f} | valid loss {r['valid_loss']:.4f} "
@@ -234,6 +241,7 @@ def _plain_row(row:dict) -> dict:
     "A metrics row as plain numbers (the checkpoint holds no tensors or numpy scalars outside the weights)."
     return {k: None if v is None else int(v) if k in ('step', 'tokens') else float(v) for k, v in row.items()}
 
+# %% ../nbs/04_train.ipynb #2200e843
 def save_checkpoint(learn, path, elapsed:float=0., rows:list[dict]=(), interval:tuple|None=None):
     "Write the run's state as tensors and plain data only (loadable with `weights_only=True`); `interval` = (loss sum, batches) of a cut-short interval."
     opt = learn.opt.state_dict() if learn.opt else None
@@ -251,6 +259,7 @@ def save_checkpoint(learn, path, elapsed:float=0., rows:list[dict]=(), interval:
 CHECKPOINT_FORMAT = 'mlm_explained checkpoint'
 _CHECKPOINT_TYPES = {'model': dict, 'step': int, 'tokens': int, 'stream_cursor': int, 'elapsed': (int, float), 'torch_rng': torch.Tensor, 'arch': str}
 
+# %% ../nbs/04_train.ipynb #f9ff361b
 def _read_checkpoint(path:Path):
     "torch.load with the weights-only unpickler; every failure becomes one line."
     try:
@@ -272,6 +281,7 @@ def _checkpoint_vocab(state:dict) -> int|None:
     emb = [v for k, v in state['model'].items() if k.endswith('tok_emb.weight')]
     return emb[0].shape[0] if emb else None
 
+# %% ../nbs/04_train.ipynb #7beac8a7
 def _check_structure(state, path:Path):
     wrong = (f'a {type(state).__name__}' if not isinstance(state, dict) else
              ', '.join(f'{k!r} missing' if k not in state else f'{k!r} is a {type(state[k]).__name__}'
@@ -282,6 +292,7 @@ def _check_structure(state, path:Path):
         wrong = "'opt' is not an optimiser state"
     if wrong: raise UserError(f"{path} is not an mlm_explained checkpoint ({wrong})", "point at the checkpoint.pt of a run folder, or start a fresh run")
 
+# %% ../nbs/04_train.ipynb #e98cbe50
 def load_checkpoint(path, vocab_size:int|None=None) -> dict:
     "Read a checkpoint safely (tensors and plain data only: nothing in it can run), check its structure and that its vocabulary is the tokenizer's."
     path = Path(path)
@@ -303,6 +314,7 @@ def _fits(path):
         raise UserError(f"checkpoint {path} does not fit the model of its config.json ({type(e).__name__}: {(str(e).splitlines() or [''])[0][:120]})",
                         "keep each run folder's checkpoint.pt and config.json together, or start a fresh run") from None
 
+# %% ../nbs/04_train.ipynb #1a2c46cc
 def restore_checkpoint(learn, state:dict, path):
     "Load a checked checkpoint's weights and optimiser state into `learn`; a model of other shapes is one line."
     with _fits(path):
@@ -331,6 +343,7 @@ def _check_out_dir(out:Path, resume:bool):
 # %% ../nbs/04_train.ipynb #3915a66d
 STOP_SIGNALS = tuple(s for s in (getattr(signal, 'SIGTERM', None), signal.SIGINT) if s is not None)
 
+# %% ../nbs/04_train.ipynb #81be29ac
 @contextlib.contextmanager
 def stop_requests():
     "While training: SIGTERM and SIGINT are appended to the yielded list instead of ending the process; a file-size limit fails a write instead of killing it."
@@ -367,6 +380,7 @@ class StopOnSignal(Callback):
 # %% ../nbs/04_train.ipynb #39f916ec
 RESUME_OVERRIDES = ('max_steps', 'max_minutes', 'max_train_minutes', 'eval_every', 'skip_nonfinite')   # what a resumed run may change
 
+# %% ../nbs/04_train.ipynb #2c496f74
 def _read_run_config(run_dir:Path) -> dict:
     "A run folder's config.json, with one-line errors."
     path = run_dir/'config.json'
@@ -377,6 +391,7 @@ def _read_run_config(run_dir:Path) -> dict:
     upgrade = getattr(get_arch(cfg['arch']).config_cls, 'upgrade', None)   # a config.json of an older version, read as it was trained
     return upgrade(cfg) if upgrade else cfg
 
+# %% ../nbs/04_train.ipynb #2ad3c933
 def pretrain(overrides:dict|None=None, out='runs/demo', config_file:str|None=None, resume:bool=False, progress:bool=True, cbs=None) -> dict:
     "Run (or resume) a pretraining run into `out`, with extra fastai callbacks `cbs`; returns the summary dict. Under torchrun, data-parallel over its processes (the same run as one process with the same `batch_size`), rank 0 writing."
     out = Path(out)
@@ -404,6 +419,7 @@ def masking_of(cfg:dict) -> MaskingConfig:
     return MaskingConfig(rate=cfg['mask_rate'], strategy=cfg['mask_strategy'], exact=cfg['exact_count'],
                          mask_prob=cfg.get('mask_prob', 0.8), random_prob=cfg.get('random_prob', 0.1))
 
+# %% ../nbs/04_train.ipynb #f5b5ad0d
 def _train(cfg, out, tokenizer, info, train_blocks, valid_blocks, state, progress, cbs=None, requested=(), device=None):
     spec = get_arch(cfg['arch'])
     masking = masking_of(cfg)
@@ -453,6 +469,7 @@ def _quiet(learn) -> contextlib.ExitStack:
     stack.enter_context(learn.no_bar()); stack.enter_context(learn.no_logging())
     return stack
 
+# %% ../nbs/04_train.ipynb #06ece19a
 def _write_summary(out, learn, rows, baselines, write:bool=True) -> dict:
     last = rows[-1] if rows else {}
     summary = {'arch': learn.arch, 'steps': learn.step_counter.step, 'tokens_seen': learn.token_counter.tokens,
@@ -478,6 +495,7 @@ def load_pretrained(run_dir, device=None):
     with _fits(run_dir/'checkpoint.pt'): model.load_state_dict(state['model'])
     return model.to(default_device(device)).eval(), tokenizer, cfg
 
+# %% ../nbs/04_train.ipynb #1fed621e
 def load_encoder(run_dir, device=None):
     "(encoder, tokenizer, config) of a Transformer run for fine-tuning, as its arch's registry entry says: BERT's encoder, 3ML's without its decoder, ExLM's with only [CLS] and [SEP] expanded."
     model, tokenizer, cfg = load_pretrained(run_dir, device)
