@@ -31,9 +31,10 @@ NB_THREADS ?= $(shell $(PYTHON) -c "import os; print(max(1, (os.cpu_count() or 2
 # The notebook tests run nbdev's test_nb (what nbdev-test runs) through the docs builder, which keeps the executed copies:
 # a notebook whose cells and library are unchanged since its last passing run is not run again, and the docs site
 # (built by the browser test) reuses the outputs, so each notebook executes once. FORCE=1 re-runs every notebook.
+# pytest lists its 15 slowest tests, so that a CI log says where its time went.
 test: venv   ## every notebook (nbdev's test_nb) and the pytest suite
 	$(BIN)/python tools/build_docs.py --exec-only --workers 2 $(if $(FORCE),--force,)
-	$(BIN)/python -m pytest tests -q
+	$(BIN)/python -m pytest tests -q --durations=15
 
 test-slow: venv   ## also the cells and tests flagged slow
 	OMP_NUM_THREADS=$(NB_THREADS) NUMBA_NUM_THREADS=$(NB_THREADS) $(BIN)/nbdev-test --n-workers 2 --flags slow

@@ -19,7 +19,7 @@ from .core import UserError
 __all__ = ['BACKENDS', 'THREADS_PER_BLOCK', 'CPU_GEMMS', 'ONEDNN_FLOPS', 'lstm_cell_ref', 'lstm_layer_ref',
            'pointwise_forward_cpu', 'pointwise_backward_cpu', 'pointwise_forward_cuda', 'pointwise_backward_cuda',
            'simulating_cuda', 'pick_backend', 'launch_pointwise', 'onednn_available', 'cpu_gemm', 'uses_onednn', 'mm_t',
-           'InputGates', 'FusedLSTMFunction', 'LSTMLayer', 'check_fused_lstm', 'graphed_layer', 'time_layer']
+           'pack_t', 'InputGates', 'FusedLSTMFunction', 'LSTMLayer', 'check_fused_lstm', 'graphed_layer', 'time_layer']
 
 # %% ../nbs/05_lstm_cells.ipynb #6a87c20c
 def lstm_cell_ref(x, h, c, W_ih, W_hh, b, W_hr=None):
@@ -173,6 +173,12 @@ def mm_t(x:torch.Tensor, w:torch.Tensor, add:torch.Tensor|None=None) -> torch.Te
         return torch.ops.mkldnn._linear_pointwise.binary(x, add, w, None, 'add')   # the add fused into the product
     return torch.mm(x, w.t()) if add is None else torch.addmm(add, x, w.t())
 
+# %% ../nbs/05_lstm_cells.ipynb #93bfd529
+def pack_t(w:torch.Tensor|None, rows:int) -> torch.Tensor|None:
+    "`w` [N, K] in oneDNN's own layout, for `mm_t` products of `rows` rows, where `uses_onednn(w)`; otherwise `w` itself."
+    if w is None or not uses_onednn(w) or not hasattr(torch.ops.mkldnn, '_reorder_linear_weight'): return w
+    return torch.ops.mkldnn._reorder_linear_weight(w.detach(), rows)
+
 # %% ../nbs/05_lstm_cells.ipynb #29b7b33a
 def _onednn_linear_flops(*args, out_shape=None, **kwargs) -> int:
     "FLOPs of `_linear_pointwise` (X, W, ...) or its `.binary` (X, other, W, ...), as torch's counter counts addmm: 2·M·N·K, the add not counted."
@@ -209,11 +215,12 @@ class FusedLSTMFunction(torch.autograd.Function):
         cs = gx.new_empty(T + 1, B, H); cs[0] = c0          # cell states c_0 .. c_T
         hs = gx.new_empty(T + 1, B, P); hs[0] = h0          # outputs h_0 .. h_T
         ms = gx.new_empty(T, B, H) if W_hr is not None else None   # o*tanh(c) before the projection
+        W_hh_p, W_hr_p = pack_t(W_hh, B), pack_t(W_hr, B)   # oneDNN's layout, made once for the T steps
         for t in range(T):
-            gates = mm_t(hs[t], W_hh, gx[t])                 # [B, 4H] = gx_t + h_{t-1} W_hh^T
+            gates = mm_t(hs[t], W_hh_p, gx[t])                 # [B, 4H] = gx_t + h_{t-1} W_hh^T
             m_t = ms[t] if ms is not None else hs[t + 1]
             launch_pointwise('forward', backend, gates, cs[t], acts[t], cs[t + 1], m_t)
-            if W_hr is not None: hs[t + 1] = mm_t(m_t, W_hr)
+            if W_hr is not None: hs[t + 1] = mm_t(m_t, W_hr_p)
         ctx.backend = backend
         ctx.save_for_backward(W_hh, W_hr, acts, cs, hs, ms)
         return hs[1:], cs[T]
@@ -229,8 +236,8 @@ def backward(ctx, d_out, d_cT):
     d_hs = acts.new_empty(T, B, P) if W_hr is not None else None
     d_c = d_cT.contiguous() if d_cT is not None else acts.new_zeros(B, H)
     d_c_prev = acts.new_empty(B, H)
-    W_hh_t = W_hh.t().contiguous()                       # [P, 4H]: mm_t's weight layout, made once
-    W_hr_t = W_hr.t().contiguous() if W_hr is not None else None
+    W_hh_t = pack_t(W_hh.t().contiguous(), B)            # [P, 4H]: mm_t's weight layout, made once
+    W_hr_t = pack_t(W_hr.t().contiguous(), B) if W_hr is not None else None
     d_h_t = d_out[T - 1]                                 # [B, P]: dL/dh_t, from above and from step t+1
     for t in reversed(range(T)):
         if W_hr is not None: d_hs[t] = d_h_t; d_m = mm_t(d_h_t, W_hr_t)      # [B, H]

@@ -1,4 +1,4 @@
-import os, sys, subprocess, shutil
+import os, sys, subprocess
 from pathlib import Path
 import pytest
 
@@ -13,6 +13,11 @@ def pytest_collection_modifyitems(config, items):
     skip = pytest.mark.skip(reason='slow: run with --runslow')
     for item in items:
         if 'slow' in item.keywords: item.add_marker(skip)
+
+def start_cli(*args, env=None, launcher=CLI):
+    "Start `mlm-explained ARGS` (or `launcher` ARGS, e.g. torchrun) in a fresh process and return at once: the Popen (text pipes), for tests that signal a running job."
+    return subprocess.Popen(launcher + [str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})}, cwd=ROOT)
 
 def run_cli(*args, timeout=600, env=None):
     "Run `mlm-explained ARGS` in a fresh process; returns the CompletedProcess (text)."

@@ -1,5 +1,5 @@
 """Every bad input named in the foundation issue: one clear line on stderr, exit status 2, nothing in --out damaged."""
-import gzip, time, json, hashlib
+import gzip, time, hashlib
 from pathlib import Path
 import pytest
 from conftest import run_cli, TINY

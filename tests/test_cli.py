@@ -1,6 +1,5 @@
 "End-to-end checks of the `mlm-explained` command: a real run, its outputs, resume and fill-mask."
 import json, csv
-from pathlib import Path
 from conftest import run_cli, TINY
 
 def test_pretrain_writes_a_complete_run_folder(tmp_path):

@@ -1,5 +1,4 @@
 "The DAG loss at extreme magnitudes, on problems without an alignment, and with lengths as lists: both implementations against brute force."
-import numpy as np
 import pytest
 import torch
 from mlm_explained.core import UserError

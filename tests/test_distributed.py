@@ -5,7 +5,7 @@ import csv, json, os, signal, subprocess, sys, time
 from pathlib import Path
 import pytest
 import torch
-from conftest import ROOT, TINY, CLI
+from conftest import ROOT, TINY, start_cli
 
 TORCHRUN = [str(Path(sys.executable).parent/'torchrun'), '--standalone', '--nproc_per_node', '2', '-m', 'mlm_explained']
 ONE_THREAD = {'OMP_NUM_THREADS': '1', 'NUMBA_NUM_THREADS': '1'}   # two processes on two cores
@@ -31,8 +31,7 @@ def test_two_processes_give_the_one_process_run(tmp_path, arch):
     config = ROOT/'tests'/('tiny_lstm.json' if 'elmo' in arch else 'tiny.json')
     args = ['pretrain', '--arch', arch, '--max-steps', 6, '--eval-every', 3, '--device', 'cpu', '--config', config]
     # the one-process run goes on beside the job (one thread each, so the numbers do not depend on it): CI's time, not the test's
-    one = subprocess.Popen(CLI + [str(a) for a in args] + ['--out', str(tmp_path/'one')], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True, cwd=ROOT, env={**os.environ, **ONE_THREAD})
+    one = start_cli(*args, '--out', tmp_path/'one', env=ONE_THREAD)
     two = torchrun(*args, '--out', tmp_path/'two')
     _, one_err = one.communicate(timeout=600)
     assert one.returncode == 0, one_err[-2000:]
@@ -50,11 +49,11 @@ def test_a_batch_that_does_not_split_is_one_line(tmp_path):
 
 @pytest.fixture(scope='module')
 def straight(tmp_path_factory):
-    "A 2-process 300-step run with dropout (its RNG must continue too), done without interruption."
+    "A 2-process 150-step run with dropout (its RNG must continue too), done without interruption."
     tmp = tmp_path_factory.mktemp('ddp')
     config = tmp/'tiny_dropout.json'
     config.write_text(json.dumps({**json.loads((ROOT/'tests'/'tiny.json').read_text()), 'dropout': 0.1}))
-    args = ['pretrain', '--max-steps', 300, '--eval-every', 100, '--device', 'cpu', '--config', config]
+    args = ['pretrain', '--max-steps', 150, '--eval-every', 50, '--device', 'cpu', '--config', config]
     res = torchrun(*args, '--out', tmp/'straight')
     assert res.returncode == 0, res.stderr[-2000:]
     return args, tmp/'straight'
@@ -82,17 +81,16 @@ def wait_for_step(run, step, proc, timeout=300):
 def test_a_signal_to_the_job_then_resume_gives_the_uninterrupted_run(tmp_path, sig, straight):
     args, done = straight
     run = tmp_path/'cut'
-    proc = subprocess.Popen(TORCHRUN + [str(a) for a in args] + ['--out', str(run)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, cwd=ROOT, env={**os.environ, **ONE_THREAD})
-    wait_for_step(run, 100, proc)
+    proc = start_cli(*args, '--out', run, env=ONE_THREAD, launcher=TORCHRUN)
+    wait_for_step(run, 50, proc)
     if sig == signal.SIGTERM: proc.send_signal(sig)           # to torchrun, which passes it on to its processes
     else:                                                     # the whole job at once: no process gets to write anything
         for pid in [proc.pid] + descendants(proc.pid): os.kill(pid, sig)
     _, err = proc.communicate(timeout=120)
     step = torch.load(run/'checkpoint.pt', weights_only=True)['step']
-    if sig == signal.SIGTERM: assert 'mlm-explained: stopped: stopped by SIGTERM at step ' in err and step >= 100, err[-2000:]
-    else: assert proc.returncode == -signal.SIGKILL and step in (100, 200)
-    assert step < 300, 'the signal came too late to test anything'
+    if sig == signal.SIGTERM: assert 'mlm-explained: stopped: stopped by SIGTERM at step ' in err and step >= 50, err[-2000:]
+    else: assert proc.returncode == -signal.SIGKILL and step in (50, 100)
+    assert step < 150, 'the signal came too late to test anything'
     res = torchrun('pretrain', '--resume', '--device', 'cpu', '--out', run)
     assert res.returncode == 0, res.stderr[-2000:]
     assert_same_losses(run, done)                             # exactly: the same processes, the same order of sums

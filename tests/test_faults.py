@@ -1,11 +1,11 @@
 """Trustworthy runs, end to end through the `mlm-explained` command: the same command gives the same run; a shared run folder
 cannot run code and a damaged one gets one line; a diverging run stops before the bad step; SIGTERM checkpoints and
 --resume continues exactly; a failed save (a real file-size limit) leaves the previous files intact."""
-import csv, hashlib, json, os, re, resource, shutil, signal, subprocess, sys, time
+import csv, hashlib, json, os, re, resource, shutil, signal, subprocess, time
 from pathlib import Path
 import pytest
 import torch
-from conftest import run_cli, CLI, ROOT, TINY
+from conftest import run_cli, start_cli, CLI, ROOT, TINY
 
 LOSS_COLUMNS = ('step', 'tokens', 'train_loss', 'valid_loss', 'masked_acc', 'perplexity')
 
@@ -169,7 +169,7 @@ def signal_run(tmp_path_factory):
 def test_a_signal_then_resume_gives_the_uninterrupted_run(tmp_path, sig, signal_run):
     args, straight = signal_run
     run = tmp_path/'cut'
-    proc = subprocess.Popen(CLI + [str(a) for a in args] + ['--out', str(run)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    proc = start_cli(*args, '--out', run)
     wait_for_row(run, 20, proc)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)

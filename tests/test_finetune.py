@@ -2,7 +2,7 @@
 import json
 import pytest
 import numpy as np
-from conftest import run_cli, ROOT
+from conftest import run_cli
 from test_bad_input import assert_one_line_error
 
 TINY = dict(d_model=32, n_layers=2, seq_len=64, batch_size=8, tokenizer_vocab=512, eval_every=10, max_steps=10)

@@ -1,10 +1,10 @@
 """--streaming end to end: a streamed run repeats exactly, a SIGKILL or SIGTERM then --resume gives the uninterrupted run (the
 stream continues from the checkpoint's position), the Hub path fails offline with one line at the network call, and bad
 settings are one line with exit status 2."""
-import json, signal, subprocess
+import json, signal
 import pytest
 import torch
-from conftest import run_cli, CLI, ROOT, TINY
+from conftest import run_cli, start_cli, TINY
 from test_faults import losses, one_line_error, wait_for_row
 
 @pytest.fixture(scope='module')
@@ -18,16 +18,19 @@ def corpus(tmp_path_factory):
 def streamed(corpus, *extra):
     return ['pretrain', '--streaming', '--data', corpus, '--valid-data', 'embedded', '--stream-window', 1000, *TINY, *extra]
 
+# 4,800 blocks in 300 steps: into the stream's later windows in half the steps (and about half the time) of tiny.json's batch of 8
+LONG = ['--batch-size', 16, '--max-steps', 300, '--eval-every', 100]
+
 @pytest.fixture(scope='module')
 def straight(corpus, tmp_path_factory):
-    "A 600-step streamed run (past the first window of about 1,700 blocks), done without interruption."
+    "A 300-step streamed run of 16-block batches (past the first window of about 1,700 blocks), done without interruption."
     out = tmp_path_factory.mktemp('straight')/'run'
-    res = run_cli(*streamed(corpus, '--max-steps', 600, '--eval-every', 200, '--out', out))
+    res = run_cli(*streamed(corpus, *LONG, '--out', out))
     assert res.returncode == 0, res.stderr[-2000:]
     return out
 
 def test_a_streamed_run_repeats_and_reads_the_stream(corpus, straight, tmp_path):
-    res = run_cli(*streamed(corpus, '--max-steps', 600, '--eval-every', 200, '--out', tmp_path/'again'))
+    res = run_cli(*streamed(corpus, *LONG, '--out', tmp_path/'again'))
     assert res.returncode == 0, res.stderr[-2000:]
     assert losses(tmp_path/'again') == losses(straight) and len(losses(straight)) == 3
     state = torch.load(straight/'checkpoint.pt', weights_only=True)['stream_state']
@@ -37,14 +40,13 @@ def test_a_streamed_run_repeats_and_reads_the_stream(corpus, straight, tmp_path)
 @pytest.mark.parametrize('sig', [signal.SIGTERM, signal.SIGKILL])
 def test_a_signal_then_resume_continues_the_stream(corpus, straight, tmp_path, sig):
     run = tmp_path/'cut'
-    proc = subprocess.Popen(CLI + [str(a) for a in streamed(corpus, '--max-steps', 600, '--eval-every', 200, '--out', run)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    wait_for_row(run, 200, proc)
+    proc = start_cli(*streamed(corpus, *LONG, '--out', run))
+    wait_for_row(run, 100, proc)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
     step = torch.load(run/'checkpoint.pt', weights_only=True)['step']
     assert (proc.returncode == 143) if sig == signal.SIGTERM else (proc.returncode == -signal.SIGKILL), err[-1500:]
-    assert 200 <= step < 600, step
+    assert 100 <= step < 300, step
     res = run_cli('pretrain', '--resume', '--out', run)
     assert res.returncode == 0, res.stderr[-2000:]
     assert losses(run) == losses(straight)
