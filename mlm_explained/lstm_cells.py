@@ -217,7 +217,7 @@ class FusedLSTMFunction(torch.autograd.Function):
         ms = gx.new_empty(T, B, H) if W_hr is not None else None   # o*tanh(c) before the projection
         W_hh_p, W_hr_p = pack_t(W_hh, B), pack_t(W_hr, B)   # oneDNN's layout, made once for the T steps
         for t in range(T):
-            gates = mm_t(hs[t], W_hh_p, gx[t])                 # [B, 4H] = gx_t + h_{t-1} W_hh^T
+            gates = mm_t(hs[t], W_hh_p, gx[t])               # [B, 4H] = gx_t + h_{t-1} W_hh^T
             m_t = ms[t] if ms is not None else hs[t + 1]
             launch_pointwise('forward', backend, gates, cs[t], acts[t], cs[t + 1], m_t)
             if W_hr is not None: hs[t + 1] = mm_t(m_t, W_hr_p)
@@ -236,7 +236,7 @@ def backward(ctx, d_out, d_cT):
     d_hs = acts.new_empty(T, B, P) if W_hr is not None else None
     d_c = d_cT.contiguous() if d_cT is not None else acts.new_zeros(B, H)
     d_c_prev = acts.new_empty(B, H)
-    W_hh_t = pack_t(W_hh.t().contiguous(), B)            # [P, 4H]: mm_t's weight layout, made once
+    W_hh_t = pack_t(W_hh.t().contiguous(), B)            # [P, 4H]: mm_t's weight layout, packed once
     W_hr_t = pack_t(W_hr.t().contiguous(), B) if W_hr is not None else None
     d_h_t = d_out[T - 1]                                 # [B, P]: dL/dh_t, from above and from step t+1
     for t in reversed(range(T)):
