@@ -19,9 +19,9 @@ def start_cli(*args, env=None, launcher=CLI):
     return subprocess.Popen(launcher + [str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, **(env or {})}, cwd=ROOT)
 
-def run_cli(*args, timeout=600, env=None):
-    "Run `mlm-explained ARGS` in a fresh process; returns the CompletedProcess (text)."
-    return subprocess.run(CLI + [str(a) for a in args], capture_output=True, text=True, timeout=timeout,
+def run_cli(*args, timeout=600, env=None, launcher=CLI):
+    "Run `mlm-explained ARGS` (or `launcher` ARGS) in a fresh process; returns the CompletedProcess (text)."
+    return subprocess.run(launcher + [str(a) for a in args], capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **(env or {})}, cwd=ROOT)
 
 @pytest.fixture(scope='session')

@@ -1,11 +1,12 @@
 """Several processes through torchrun on this CPU (gloo): `torchrun --standalone --nproc_per_node 2 -m mlm_explained pretrain ...`
 gives the losses of one process with the same global batch, for every arch; only rank 0 writes the run folder; a SIGTERM or a
 SIGKILL of the job, then --resume, gives the uninterrupted run."""
-import csv, json, os, signal, subprocess, sys, time
+import csv, json, os, signal, sys
 from pathlib import Path
 import pytest
 import torch
-from conftest import ROOT, TINY, start_cli
+from conftest import ROOT, TINY, run_cli, start_cli
+from test_faults import wait_for_row
 
 TORCHRUN = [str(Path(sys.executable).parent/'torchrun'), '--standalone', '--nproc_per_node', '2', '-m', 'mlm_explained']
 ONE_THREAD = {'OMP_NUM_THREADS': '1', 'NUMBA_NUM_THREADS': '1'}   # two processes on two cores
@@ -13,8 +14,7 @@ RUN_FILES = {'config.json', 'tokenizer.json', 'checkpoint.pt', 'metrics.csv', 'l
 TOLERANCE = 1e-5   # relative, for the losses: two processes sum their gradients in another order than one process does (worst seen: 2e-7, at the 6 decimals of metrics.csv)
 ACC_TOLERANCE = 1e-4   # absolute, for masked accuracy: a valid token whose top two scores are that close may flip (none seen)
 
-def torchrun(*args, timeout=600):
-    return subprocess.run(TORCHRUN + [str(a) for a in args], capture_output=True, text=True, timeout=timeout, cwd=ROOT, env={**os.environ, **ONE_THREAD})
+def torchrun(*args, timeout=600): return run_cli(*args, timeout=timeout, env=ONE_THREAD, launcher=TORCHRUN)
 
 def rows(run) -> list[dict]: return list(csv.DictReader((Path(run)/'metrics.csv').open()))
 
@@ -69,20 +69,12 @@ def descendants(pid:int) -> list[int]:
     while todo: out += (kids := children.get(todo.pop(), [])); todo += kids
     return out
 
-def wait_for_step(run, step, proc, timeout=300):
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        if (run/'metrics.csv').exists() and any(int(r['step']) >= step for r in rows(run)): return
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.02)
-    raise TimeoutError
-
 @pytest.mark.parametrize('sig', [signal.SIGTERM, signal.SIGKILL])
 def test_a_signal_to_the_job_then_resume_gives_the_uninterrupted_run(tmp_path, sig, straight):
     args, done = straight
     run = tmp_path/'cut'
     proc = start_cli(*args, '--out', run, env=ONE_THREAD, launcher=TORCHRUN)
-    wait_for_step(run, 50, proc)
+    wait_for_row(run, 50, proc)
     if sig == signal.SIGTERM: proc.send_signal(sig)           # to torchrun, which passes it on to its processes
     else:                                                     # the whole job at once: no process gets to write anything
         for pid in [proc.pid] + descendants(proc.pid): os.kill(pid, sig)

@@ -18,7 +18,7 @@ def corpus(tmp_path_factory):
 def streamed(corpus, *extra):
     return ['pretrain', '--streaming', '--data', corpus, '--valid-data', 'embedded', '--stream-window', 1000, *TINY, *extra]
 
-# 4,800 blocks in 300 steps: into the stream's later windows in half the steps (and about half the time) of tiny.json's batch of 8
+# 4,800 blocks in 300 steps: into the stream's later windows in half the steps of tiny.json's batch of 8
 LONG = ['--batch-size', 16, '--max-steps', 300, '--eval-every', 100]
 
 @pytest.fixture(scope='module')
