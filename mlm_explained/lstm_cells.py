@@ -6,20 +6,21 @@ Docs: https://mlm-explained.github.io/mlm_explained/lstm_cells.html.md"""
 
 # %% ../nbs/05_lstm_cells.ipynb #ae9e414d
 from __future__ import annotations
-import math, os, time
+import math, os, threading, time
 from contextlib import contextmanager
 import numpy as np
 import torch
 import torch.nn as nn
 from fastcore.basics import patch_to
-from numba import cuda, config as numba_config
+from numba import cuda, njit, config as numba_config
 from .core import UserError
 
 # %% auto #0
-__all__ = ['BACKENDS', 'THREADS_PER_BLOCK', 'CPU_GEMMS', 'ONEDNN_FLOPS', 'lstm_cell_ref', 'lstm_layer_ref',
-           'pointwise_forward_cpu', 'pointwise_backward_cpu', 'pointwise_forward_cuda', 'pointwise_backward_cuda',
-           'simulating_cuda', 'pick_backend', 'launch_pointwise', 'onednn_available', 'cpu_gemm', 'uses_onednn', 'mm_t',
-           'pack_t', 'InputGates', 'FusedLSTMFunction', 'LSTMLayer', 'check_fused_lstm', 'graphed_layer', 'time_layer']
+__all__ = ['BACKENDS', 'THREADS_PER_BLOCK', 'CPU_GEMMS', 'ONEDNN_FLOPS', 'WORKSPACE', 'lstm_cell_ref', 'lstm_layer_ref',
+           'pointwise_forward_cpu', 'pointwise_backward_cpu', 'pointwise_backward_numba', 'pointwise_forward_cuda',
+           'pointwise_backward_cuda', 'simulating_cuda', 'pick_backend', 'launch_pointwise', 'onednn_available',
+           'cpu_gemm', 'uses_onednn', 'mm_t', 'pack_t', 'autocast_dtype', 'input_gates', 'input_gates_grads',
+           'Workspace', 'FusedLSTMFunction', 'LSTMLayer', 'check_fused_lstm', 'graphed_layer', 'time_layer']
 
 # %% ../nbs/05_lstm_cells.ipynb #6a87c20c
 def lstm_cell_ref(x, h, c, W_ih, W_hh, b, W_hr=None):
@@ -69,6 +70,31 @@ def pointwise_backward_cpu(d_m, d_c, acts, c_prev, c, d_gates, d_c_prev):
     torch.mul(dc, g, out=d_i).mul_(i).mul_(1 - i)
     torch.mul(dc, c_prev, out=d_f).mul_(f).mul_(1 - f)
     torch.mul(dc, i, out=d_g).mul_(1 - g * g)
+
+# %% ../nbs/05_lstm_cells.ipynb #f554271e
+@njit(fastmath=True, cache=True)
+def _pointwise_backward_row(d_m, d_c, a, c_prev, tau, d_a, d_c_prev):
+    "One batch row of the backward step, every array 1-D: a and d_a [4H] (i, f, g, o blocks), the others [H]."
+    H = tau.shape[0]
+    one = tau.dtype.type(1)
+    for j in range(H):
+        i, f, g, o = a[j], a[H + j], a[2 * H + j], a[3 * H + j]
+        dc = d_c[j] + d_m[j] * o * (one - tau[j] * tau[j])
+        d_a[j] = dc * g * i * (one - i)
+        d_a[H + j] = dc * c_prev[j] * f * (one - f)
+        d_a[2 * H + j] = dc * i * (one - g * g)
+        d_a[3 * H + j] = d_m[j] * tau[j] * o * (one - o)
+        d_c_prev[j] = dc * f
+
+@njit(fastmath=True, cache=True)
+def _pointwise_backward_rows(d_m, d_c, acts, c_prev, tau, d_gates, d_c_prev):
+    for b in range(tau.shape[0]): _pointwise_backward_row(d_m[b], d_c[b], acts[b], c_prev[b], tau[b], d_gates[b], d_c_prev[b])
+
+# %% ../nbs/05_lstm_cells.ipynb #acfd7dbf
+def pointwise_backward_numba(d_m, d_c, acts, c_prev, c, d_gates, d_c_prev):
+    "The backward of `pointwise_backward_cpu`, the same arguments: tanh(c) by PyTorch, then one numba pass reading and writing each array once."
+    tau = torch.tanh(c)
+    _pointwise_backward_rows(*(t.detach().numpy() for t in (d_m, d_c, acts, c_prev, tau, d_gates, d_c_prev)))
 
 # %% ../nbs/05_lstm_cells.ipynb #c3b6bdba
 @cuda.jit(cache=not numba_config.ENABLE_CUDASIM)
@@ -131,7 +157,7 @@ def _as_cuda(t:torch.Tensor):
 def launch_pointwise(kernel:str, backend:str, *tensors):
     "Run the forward or backward pointwise kernel of `backend` on torch tensors (all of them contiguous)."
     if backend == 'cpu':
-        with torch.no_grad(): return (pointwise_forward_cpu if kernel == 'forward' else pointwise_backward_cpu)(*tensors)
+        with torch.no_grad(): return (pointwise_forward_cpu if kernel == 'forward' else pointwise_backward_numba)(*tensors)
     fn = pointwise_forward_cuda if kernel == 'forward' else pointwise_backward_cuda
     B, H = tensors[1].shape
     threads = min(THREADS_PER_BLOCK, B * H)                      # small layers: no idle threads (the simulator runs each one)
@@ -189,66 +215,103 @@ def _onednn_linear_flops(*args, out_shape=None, **kwargs) -> int:
 ONEDNN_FLOPS = {torch.ops.mkldnn._linear_pointwise: _onednn_linear_flops} if onednn_available() else {}
 
 # %% ../nbs/05_lstm_cells.ipynb #b5e0fbf9
-class InputGates(torch.autograd.Function):
-    "The input part of every step's gates in one product: x [N, I] @ W_ih.T + b -> [N, 4H], forward and input gradient by oneDNN."
-    @staticmethod
-    def forward(ctx, x, W_ih, b):
-        ctx.save_for_backward(x, W_ih)
-        return torch.ops.mkldnn._linear_pointwise(x, W_ih, b, 'none', [], '')
+def autocast_dtype(x:torch.Tensor) -> torch.dtype | None:
+    "The dtype autocast gives products on the device of `x`; None outside autocast."
+    return torch.get_autocast_dtype(x.device.type) if torch.is_autocast_enabled(x.device.type) else None
 
-    @staticmethod
-    def backward(ctx, d_gx):
-        x, W_ih = ctx.saved_tensors
-        d_gx = d_gx.contiguous()
-        d_x = mm_t(d_gx, W_ih.t().contiguous()) if ctx.needs_input_grad[0] else None   # [N, I]
-        return d_x, d_gx.t() @ x, d_gx.sum(0)                                       # BLAS for d_W_ih: see above
+def input_gates(x:torch.Tensor, W_ih, b, dtype:torch.dtype|None, out:torch.Tensor) -> torch.Tensor:
+    "x [T, B, I] @ W_ih.T + b for all steps in one BLAS product, into out [T*B, 4H]; multiplied in `dtype` where given (autocast's)."
+    x_flat = x.reshape(-1, x.shape[-1])
+    if dtype in (None, out.dtype): return torch.addmm(b.to(out.dtype), x_flat.to(out.dtype), W_ih.to(out.dtype).t(), out=out)
+    return out.copy_(torch.addmm(b.to(dtype), x_flat.to(dtype), W_ih.to(dtype).t()))
+
+def input_gates_grads(d_gx:torch.Tensor, x:torch.Tensor, W_ih, dtype:torch.dtype|None, need_d_x:bool=True):
+    "Gradients of `input_gates` from d_gx [T*B, 4H]: d_x [T, B, I] (None unless `need_d_x`), d_W_ih [4H, I], d_b [4H]."
+    dt = dtype or d_gx.dtype
+    d, x_flat = d_gx.to(dt), x.reshape(-1, x.shape[-1]).to(dt)
+    d_x = (d @ W_ih.to(dt)).view(x.shape).to(x.dtype) if need_d_x else None
+    return d_x, (d.t() @ x_flat).to(W_ih.dtype), d_gx.sum(0)
+
+# %% ../nbs/05_lstm_cells.ipynb #df87fa50
+def _storage_refs(t:torch.Tensor) -> int:
+    "How many references the memory of `t` has (the temporary storage object of this call counts one)."
+    return torch._C._storage_Use_Count(t.untyped_storage()._cdata)
+
+class Workspace:
+    "CPU buffers kept between calls: `take` hands out a view of a kept buffer once nothing else refers to its memory."
+    def __init__(self, keep:int=256):
+        self.keep, self.buffers, self.takes, self.lock = keep, [], 0, threading.Lock()   # buffers: [tensor, last take]
+
+    def take(self, like:torch.Tensor, *shape:int) -> torch.Tensor:
+        "An uninitialised tensor of `shape`, with the dtype and device of `like`."
+        if like.device.type != 'cpu' or not hasattr(torch._C, '_storage_Use_Count'): return like.new_empty(shape)
+        n = math.prod(shape)
+        with self.lock:
+            self.takes += 1
+            self.buffers = [e for e in self.buffers if _storage_refs(e[0]) > 2 or self.takes - e[1] < self.keep]   # drop long-idle ones
+            for entry in self.buffers:
+                base = entry[0]
+                if base.numel() == n and base.dtype == like.dtype and _storage_refs(base) == 2:   # the pool's tensor and this call
+                    entry[1] = self.takes
+                    return base.view(shape)
+            self.buffers.append([like.new_empty(n), self.takes])
+            return self.buffers[-1][0].view(shape)
+
+    def clear(self):
+        with self.lock: self.buffers = []
+
+WORKSPACE = Workspace()
 
 # %% ../nbs/05_lstm_cells.ipynb #5853d900
 class FusedLSTMFunction(torch.autograd.Function):
-    "The recurrent part of an LSTM layer with fused pointwise kernels: gx [T, B, 4H] (input part, precomputed) -> (out [T, B, P], c_T [B, H])."
+    "An LSTM layer with fused pointwise kernels: x [T, B, I] -> (out [T, B, P], c_T [B, H]); the input product for all steps, then the recurrence."
     @staticmethod
-    def forward(ctx, gx, W_hh, W_hr, h0, c0, backend):
-        T, B, G = gx.shape
+    def forward(ctx, x, W_ih, b, W_hh, W_hr, h0, c0, backend):
+        T, B, _ = x.shape
+        G, P = W_hh.shape
         H = G // 4
-        P = h0.shape[1]
-        acts = gx.new_empty(T, B, G)                        # activated gates, for the backward
-        cs = gx.new_empty(T + 1, B, H); cs[0] = c0          # cell states c_0 .. c_T
-        hs = gx.new_empty(T + 1, B, P); hs[0] = h0          # outputs h_0 .. h_T
-        ms = gx.new_empty(T, B, H) if W_hr is not None else None   # o*tanh(c) before the projection
-        W_hh_p, W_hr_p = pack_t(W_hh, B), pack_t(W_hr, B)   # oneDNN's layout, made once for the T steps
-        for t in range(T):
-            gates = mm_t(hs[t], W_hh_p, gx[t])               # [B, 4H] = gx_t + h_{t-1} W_hh^T
-            m_t = ms[t] if ms is not None else hs[t + 1]
-            launch_pointwise('forward', backend, gates, cs[t], acts[t], cs[t + 1], m_t)
-            if W_hr is not None: hs[t + 1] = mm_t(m_t, W_hr_p)
-        ctx.backend = backend
-        ctx.save_for_backward(W_hh, W_hr, acts, cs, hs, ms)
+        ctx.gemm_dtype, ctx.backend = autocast_dtype(x), backend
+        with torch.autocast(x.device.type, enabled=False):                 # the steps run in the weights' dtype
+            acts = WORKSPACE.take(W_hh, T, B, G)                           # the input part of the gates, then the activated gates
+            input_gates(x, W_ih, b, ctx.gemm_dtype, out=acts.view(T * B, G))
+            cs = WORKSPACE.take(W_hh, T + 1, B, H); cs[0] = c0             # cell states c_0 .. c_T
+            hs = W_hh.new_empty(T + 1, B, P); hs[0] = h0                   # outputs h_0 .. h_T: fresh memory, since the caller keeps them
+            ms = WORKSPACE.take(W_hh, T, B, H) if W_hr is not None else None   # o*tanh(c) before the projection
+            W_hh_p, W_hr_p = pack_t(W_hh, B), pack_t(W_hr, B)              # oneDNN's layout, made once for the T steps
+            for t in range(T):
+                gates = mm_t(hs[t], W_hh_p, acts[t])                       # [B, 4H] = gx_t + h_{t-1} W_hh^T
+                m_t = ms[t] if ms is not None else hs[t + 1]
+                launch_pointwise('forward', backend, gates, cs[t], acts[t], cs[t + 1], m_t)
+                if W_hr is not None: hs[t + 1] = mm_t(m_t, W_hr_p)
+        ctx.save_for_backward(x, W_ih, W_hh, W_hr, acts, cs, hs, ms)
         return hs[1:], cs[T]
 
 # %% ../nbs/05_lstm_cells.ipynb #92f541d7
 @patch_to(FusedLSTMFunction)
 def backward(ctx, d_out, d_cT):
-    W_hh, W_hr, acts, cs, hs, ms = ctx.saved_tensors
-    T, B, G = acts.shape
-    H, P = G // 4, hs.shape[2]
-    d_out = d_out.contiguous()
-    d_gx = acts.new_empty(T, B, G)                       # gate gradients of every step
-    d_hs = acts.new_empty(T, B, P) if W_hr is not None else None
-    d_c = d_cT.contiguous() if d_cT is not None else acts.new_zeros(B, H)
-    d_c_prev = acts.new_empty(B, H)
-    W_hh_t = pack_t(W_hh.t().contiguous(), B)            # [P, 4H]: mm_t's weight layout, packed once
-    W_hr_t = pack_t(W_hr.t().contiguous(), B) if W_hr is not None else None
-    d_h_t = d_out[T - 1]                                 # [B, P]: dL/dh_t, from above and from step t+1
-    for t in reversed(range(T)):
-        if W_hr is not None: d_hs[t] = d_h_t; d_m = mm_t(d_h_t, W_hr_t)      # [B, H]
-        else: d_m = d_h_t
-        launch_pointwise('backward', ctx.backend, d_m, d_c, acts[t], cs[t], cs[t + 1], d_gx[t], d_c_prev)
-        d_c, d_c_prev = d_c_prev, d_c                     # swap buffers: no allocation per step
-        d_h_t = mm_t(d_gx[t], W_hh_t, d_out[t - 1] if t else None)   # dL/dh_{t-1}; at t = 0 it is dL/dh_0
-    flat = lambda a: a.reshape(T * B, a.shape[-1])
-    d_W_hh = flat(d_gx).t() @ flat(hs[:-1])              # one GEMM for all steps: [4H, P]
-    d_W_hr = flat(d_hs).t() @ flat(ms) if W_hr is not None else None
-    return d_gx, d_W_hh, d_W_hr, d_h_t, d_c.clone(), None
+    with torch.autocast(d_out.device.type, enabled=False):          # as in the forward: a backward run under autocast must not cast
+        x, W_ih, W_hh, W_hr, acts, cs, hs, ms = ctx.saved_tensors
+        T, B, G = acts.shape
+        H, P = G // 4, hs.shape[2]
+        d_out = d_out.contiguous()
+        d_gx = WORKSPACE.take(acts, T, B, G)                 # gate gradients of every step
+        d_hs = WORKSPACE.take(acts, T, B, P) if W_hr is not None else None
+        d_c = d_cT.clone(memory_format=torch.contiguous_format) if d_cT is not None else acts.new_zeros(B, H)   # a copy: it is written below
+        d_c_prev = acts.new_empty(B, H)
+        W_hh_t = pack_t(W_hh.t().contiguous(), B)            # [P, 4H]: mm_t's weight layout, packed once
+        W_hr_t = pack_t(W_hr.t().contiguous(), B) if W_hr is not None else None
+        d_h_t = d_out[T - 1]                                 # [B, P]: dL/dh_t, from above and from step t+1
+        for t in reversed(range(T)):
+            if W_hr is not None: d_hs[t] = d_h_t; d_m = mm_t(d_h_t, W_hr_t)      # [B, H]
+            else: d_m = d_h_t
+            launch_pointwise('backward', ctx.backend, d_m, d_c, acts[t], cs[t], cs[t + 1], d_gx[t], d_c_prev)
+            d_c, d_c_prev = d_c_prev, d_c                     # swap buffers: no allocation per step
+            d_h_t = mm_t(d_gx[t], W_hh_t, d_out[t - 1] if t else None)   # dL/dh_{t-1}; at t = 0 it is dL/dh_0
+        flat = lambda a: a.reshape(T * B, a.shape[-1])
+        d_x, d_W_ih, d_b = input_gates_grads(flat(d_gx), x, W_ih, ctx.gemm_dtype, ctx.needs_input_grad[0])
+        d_W_hh = flat(d_gx).t() @ flat(hs[:-1])              # one GEMM for all steps: [4H, P]
+        d_W_hr = flat(d_hs).t() @ flat(ms) if W_hr is not None else None
+        return d_x, d_W_ih, d_b, d_W_hh, d_W_hr, d_h_t, d_c, None
 
 # %% ../nbs/05_lstm_cells.ipynb #73a18e02
 class LSTMLayer(nn.Module):
@@ -277,12 +340,9 @@ class LSTMLayer(nn.Module):
             params = [self.W_ih, self.W_hh, self.b, torch.zeros_like(self.b)] + ([self.W_hr] if self.W_hr is not None else [])
             out, h_T, c_T = torch.lstm(x, (state[0][None], state[1][None]), params, True, 1, 0.0, self.training, False, False)
             return out, (h_T[0], c_T[0])
-        x_flat = x.reshape(T * B, I)                              # change 1: one input GEMM for all steps (in bf16/fp16 under autocast)
-        gx = (InputGates.apply(x_flat, self.W_ih, self.b) if uses_onednn(x) else torch.addmm(self.b, x_flat, self.W_ih.t())).view(T, B, 4 * H)
         dtype = self.W_hh.dtype                                   # numba has no bf16 or fp16: under autocast the recurrence stays in the weights' float32
-        with torch.autocast(x.device.type, enabled=False):
-            out, c_T = FusedLSTMFunction.apply(gx.to(dtype), self.W_hh, self.W_hr, state[0].to(dtype).contiguous(), state[1].to(dtype).contiguous(),
-                                               pick_backend(x, self.backend))
+        out, c_T = FusedLSTMFunction.apply(x, self.W_ih, self.b, self.W_hh, self.W_hr, state[0].to(dtype).contiguous(),
+                                           state[1].to(dtype).contiguous(), pick_backend(x, self.backend))
         return out, (out[-1], c_T)
 
 # %% ../nbs/05_lstm_cells.ipynb #a7d91e63
@@ -313,10 +373,9 @@ def check_fused_lstm(backend:str='cpu', n_cases:int=4, seed:int=0, device=None, 
             assert err < 1e-9, f'{backend}: fused and reference differ by {err} (case {case}: T={T} B={B} I={I} H={H} P={P})'
             worst = max(worst, err)
         if gradcheck and (case < 2 or not small):                 # finite differences: 2 runs per input number
-            params = [fused.W_hh, fused.W_hr] if P else [fused.W_hh]
-            gx = torch.randn(T, B, 4 * H, dtype=torch.float64, generator=g).to(device).requires_grad_()
-            fn = lambda gx, h0, c0, *w: FusedLSTMFunction.apply(gx, w[0], w[1] if P else None, h0, c0, backend)
-            assert torch.autograd.gradcheck(fn, (gx, h0, c0, *params)), f'{backend}: gradcheck failed'
+            params = [fused.W_ih, fused.b, fused.W_hh] + ([fused.W_hr] if P else [])
+            fn = lambda x, h0, c0, *w: FusedLSTMFunction.apply(x, w[0], w[1], w[2], w[3] if P else None, h0, c0, backend)
+            assert torch.autograd.gradcheck(fn, (x, h0, c0, *params)), f'{backend}: gradcheck failed'
     return worst
 
 # %% ../nbs/05_lstm_cells.ipynb #8ec88a37
