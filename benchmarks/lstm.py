@@ -9,6 +9,9 @@ backward (and, on a GPU, the peak allocated memory), each as a ratio to the per-
 counted from the shapes, and the achieved rate is set beside the machine's own rate on the largest GEMM of the model
 (the input projection of layer 2, all time steps at once), a practical ceiling for any LSTM implementation here.
 
+The implementations take turns, one run each per round (a drifting machine slows them alike); each one's figure is its
+best round, and the fused layer's speed against PyTorch's kernel is also given round by round.
+
     python benchmarks/lstm.py [--hidden 512 1024] [--reps 3] [--device cpu|cuda]
 """
 import argparse, time
@@ -52,24 +55,29 @@ def _gemm_rate(m, k, n, device, lib, reps) -> float:
     return 2 * m * k * n / best
 
 
-def bench(name, make_model, x, lengths, reps, device, gemm='onednn'):
-    with cpu_gemm(gemm): return _bench(name, make_model, x, lengths, reps, device)
+def bench(rows, x, lengths, reps, device) -> list[dict]:
+    """Time each (name, make_model, gemm) of `rows` on x, `reps` times after one warm-up. The rows take turns, one run each
+    per round, so that a machine whose speed drifts (a shared VM) slows them all alike; each row's figure is its best run."""
+    runs = [(name, make_model().to(device), gemm) for name, make_model, gemm in rows]
+    results = [{'name': name, 'times': [], 'saved': 0, 'peak': 0} for name, _, _ in runs]
+    for r in range(reps + 1):                                      # round 0 warms up
+        for (name, model, gemm), res in zip(runs, results):
+            with cpu_gemm(gemm): seconds, res['saved'], peak = _run_once(model, x, lengths, device)
+            if r: res['times'].append(seconds); res['peak'] = max(res['peak'], peak or 0)
+    for res in results: res['seconds'] = min(res['times'])
+    return results
 
 
-def _bench(name, make_model, x, lengths, reps, device):
-    model = make_model().to(device)
+def _run_once(model, x, lengths, device):
     run = (lambda: model(x)[0]) if isinstance(model, nn.LSTM) else (lambda: torch.cat(model(x, lengths)[0][-1], -1))
-    times = []
-    for r in range(reps + 1):                                      # the first one warms up
-        if device.type == 'cuda': torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats()
-        t0 = time.perf_counter()
-        out, saved = saved_bytes(run)
-        out.float().sum().backward()
-        if device.type == 'cuda': torch.cuda.synchronize()
-        if r: times.append(time.perf_counter() - t0)
-        model.zero_grad(set_to_none=True)
-    peak = torch.cuda.max_memory_allocated() if device.type == 'cuda' else None
-    return {'name': name, 'seconds': min(times), 'saved': saved, 'peak': peak}
+    if device.type == 'cuda': torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats()
+    t0 = time.perf_counter()
+    out, saved = saved_bytes(run)
+    out.float().sum().backward()
+    if device.type == 'cuda': torch.cuda.synchronize()
+    seconds = time.perf_counter() - t0
+    model.zero_grad(set_to_none=True)
+    return seconds, saved, (torch.cuda.max_memory_allocated() if device.type == 'cuda' else None)
 
 
 def main():
@@ -88,12 +96,12 @@ def main():
         x = torch.randn(args.seq, args.batch, H, device=device, requires_grad=True)
         lengths = torch.full((args.batch,), args.seq, device=device)
         stack = lambda impl: BiLSTMStack(ElmoConfig(d_model=H, d_hidden=H, n_layers=2, joint=True, residual=False, impl=impl))
-        rows = [bench('per-step loop (reference)', lambda: stack('reference'), x, lengths, args.reps, device),
-                bench('fused (ours)', lambda: stack('fused'), x, lengths, args.reps, device),
-                *([bench('fused, BLAS products (torch.mm)', lambda: stack('fused'), x, lengths, args.reps, device, gemm='blas')] if device.type == 'cpu' else []),
-                bench('torch LSTM kernel, same weights', lambda: stack('torch'), x, lengths, args.reps, device)]
-        if device.type == 'cuda':
-            rows.append(bench('torch.nn.LSTM (cuDNN, flat weights)', lambda: nn.LSTM(H, H, 2, bidirectional=True), x, lengths, args.reps, device))
+        todo = [('per-step loop (reference)', lambda: stack('reference'), 'onednn'),
+                ('fused (ours)', lambda: stack('fused'), 'onednn'),
+                *([('fused, BLAS products (torch.mm)', lambda: stack('fused'), 'blas')] if device.type == 'cpu' else []),
+                ('torch LSTM kernel, same weights', lambda: stack('torch'), 'onednn'),
+                *([('torch.nn.LSTM (cuDNN, flat weights)', lambda: nn.LSTM(H, H, 2, bidirectional=True), 'onednn')] if device.type == 'cuda' else [])]
+        rows = bench(todo, x, lengths, args.reps, device)
         base = rows[0]
         tokens = args.batch * args.seq
         flops, peak = lstm_flops(args.seq, args.batch, H), gemm_rate(args.seq * args.batch, 2 * H, 4 * H, device)
@@ -106,6 +114,10 @@ def main():
         for r in rows:
             print(f'| {r["name"]:38s} | {r["seconds"]*1e3:8.0f} | {tokens / r["seconds"]:9.0f} | {flops / r["seconds"] / 1e9:8.0f} | {base["seconds"] / r["seconds"]:12.2f}x | '
                   f'{r["saved"] / 2**20:9.0f} | {r["saved"] / base["saved"]:13.2f}x |' + (f' {r["peak"] / 2**20:8.0f} |' if r['peak'] else ''))
+        fused, kernel = rows[1], next(r for r in rows if r['name'].startswith('torch LSTM kernel'))
+        per_round = sorted(k / f for f, k in zip(fused['times'], kernel['times']))
+        print(f'fused / torch kernel in speed: {kernel["seconds"] / fused["seconds"]:.2f}x best against best; '
+              f'round by round {per_round[0]:.2f}x to {per_round[-1]:.2f}x, median {per_round[len(per_round) // 2]:.2f}x ({len(per_round)} rounds)')
 
 
 if __name__ == '__main__':

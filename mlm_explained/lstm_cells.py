@@ -17,10 +17,11 @@ from .core import UserError
 
 # %% auto #0
 __all__ = ['BACKENDS', 'THREADS_PER_BLOCK', 'CPU_GEMMS', 'ONEDNN_FLOPS', 'WORKSPACE', 'lstm_cell_ref', 'lstm_layer_ref',
-           'pointwise_forward_cpu', 'pointwise_backward_cpu', 'pointwise_backward_numba', 'pointwise_forward_cuda',
-           'pointwise_backward_cuda', 'simulating_cuda', 'pick_backend', 'launch_pointwise', 'onednn_available',
-           'cpu_gemm', 'uses_onednn', 'mm_t', 'pack_t', 'autocast_dtype', 'input_gates', 'input_gates_grads',
-           'Workspace', 'FusedLSTMFunction', 'LSTMLayer', 'check_fused_lstm', 'graphed_layer', 'time_layer']
+           'pointwise_forward_cpu', 'pointwise_backward_cpu', 'pointwise_forward_numba', 'pointwise_backward_numba',
+           'pointwise_forward_cuda', 'pointwise_backward_cuda', 'simulating_cuda', 'pick_backend', 'launch_pointwise',
+           'onednn_available', 'cpu_gemm', 'uses_onednn', 'mm_t', 'pack_t', 'autocast_dtype', 'input_gates',
+           'input_gates_grads', 'Workspace', 'FusedLSTMFunction', 'LSTMLayer', 'check_fused_lstm', 'graphed_layer',
+           'time_layer']
 
 # %% ../nbs/05_lstm_cells.ipynb #6a87c20c
 def lstm_cell_ref(x, h, c, W_ih, W_hh, b, W_hr=None):
@@ -71,30 +72,65 @@ def pointwise_backward_cpu(d_m, d_c, acts, c_prev, c, d_gates, d_c_prev):
     torch.mul(dc, c_prev, out=d_f).mul_(f).mul_(1 - f)
     torch.mul(dc, i, out=d_g).mul_(1 - g * g)
 
+# %% ../nbs/05_lstm_cells.ipynb #3eb9dfa0
+@njit(fastmath=True, cache=True)
+def _cell_state_rows(acts, c_prev, c_out, twice_c):
+    "acts [B, 4H] holds sigmoid(i, f, 2g, o): g = 2s - 1 in place; c = f*c_prev + i*g -> c_out, and 2c -> twice_c, for tanh(c) by sigmoid."
+    H = c_prev.shape[1]
+    one, two = c_prev.dtype.type(1), c_prev.dtype.type(2)
+    for b in range(c_prev.shape[0]):
+        a, cp, c, u = acts[b], c_prev[b], c_out[b], twice_c[b]
+        for j in range(H):
+            g = two * a[2 * H + j] - one
+            a[2 * H + j] = g
+            c[j] = a[H + j] * cp[j] + a[j] * g
+            u[j] = two * c[j]
+
+@njit(fastmath=True, cache=True)
+def _output_rows(acts, m):
+    "m [B, H] holds sigmoid(2c): m = o * (2m - 1), which is o * tanh(c)."
+    H = m.shape[1]
+    one, two = m.dtype.type(1), m.dtype.type(2)
+    for b in range(m.shape[0]):
+        a, mb = acts[b], m[b]
+        for j in range(H): mb[j] = a[3 * H + j] * (two * mb[j] - one)
+
+# %% ../nbs/05_lstm_cells.ipynb #9520836d
+def pointwise_forward_numba(gates, c_prev, acts, c_out, m_out):
+    "`pointwise_forward_cpu`'s step with its tanhs as sigmoids (tanh x = 2 sigmoid(2x) - 1) and its arithmetic in numba; overwrites gates' g block."
+    B, H = c_prev.shape
+    gates.view(B, 4, H)[:, 2].mul_(2)                                # so that one sigmoid covers the candidate too
+    torch.sigmoid(gates, out=acts)
+    arrays = lambda *ts: (t.detach().numpy() for t in ts)
+    _cell_state_rows(*arrays(acts, c_prev, c_out, m_out))           # m_out holds 2c for a moment
+    torch.sigmoid(m_out, out=m_out)
+    _output_rows(*arrays(acts, m_out))
+
 # %% ../nbs/05_lstm_cells.ipynb #f554271e
 @njit(fastmath=True, cache=True)
-def _pointwise_backward_row(d_m, d_c, a, c_prev, tau, d_a, d_c_prev):
-    "One batch row of the backward step, every array 1-D: a and d_a [4H] (i, f, g, o blocks), the others [H]."
-    H = tau.shape[0]
-    one = tau.dtype.type(1)
+def _pointwise_backward_row(d_m, d_c, a, c_prev, s, d_a, d_c_prev):
+    "One batch row of the backward step, every array 1-D: a and d_a [4H] (i, f, g, o blocks), the others [H]; s = sigmoid(2c)."
+    H = s.shape[0]
+    one, two = s.dtype.type(1), s.dtype.type(2)
     for j in range(H):
         i, f, g, o = a[j], a[H + j], a[2 * H + j], a[3 * H + j]
-        dc = d_c[j] + d_m[j] * o * (one - tau[j] * tau[j])
+        tau = two * s[j] - one                                     # tanh(c)
+        dc = d_c[j] + d_m[j] * o * (one - tau * tau)
         d_a[j] = dc * g * i * (one - i)
         d_a[H + j] = dc * c_prev[j] * f * (one - f)
         d_a[2 * H + j] = dc * i * (one - g * g)
-        d_a[3 * H + j] = d_m[j] * tau[j] * o * (one - o)
+        d_a[3 * H + j] = d_m[j] * tau * o * (one - o)
         d_c_prev[j] = dc * f
 
 @njit(fastmath=True, cache=True)
-def _pointwise_backward_rows(d_m, d_c, acts, c_prev, tau, d_gates, d_c_prev):
-    for b in range(tau.shape[0]): _pointwise_backward_row(d_m[b], d_c[b], acts[b], c_prev[b], tau[b], d_gates[b], d_c_prev[b])
+def _pointwise_backward_rows(d_m, d_c, acts, c_prev, s, d_gates, d_c_prev):
+    for b in range(s.shape[0]): _pointwise_backward_row(d_m[b], d_c[b], acts[b], c_prev[b], s[b], d_gates[b], d_c_prev[b])
 
 # %% ../nbs/05_lstm_cells.ipynb #acfd7dbf
 def pointwise_backward_numba(d_m, d_c, acts, c_prev, c, d_gates, d_c_prev):
-    "The backward of `pointwise_backward_cpu`, the same arguments: tanh(c) by PyTorch, then one numba pass reading and writing each array once."
-    tau = torch.tanh(c)
-    _pointwise_backward_rows(*(t.detach().numpy() for t in (d_m, d_c, acts, c_prev, tau, d_gates, d_c_prev)))
+    "The backward of `pointwise_backward_cpu`, the same arguments: sigmoid(2c) by PyTorch, then one numba pass reading and writing each array once."
+    twice_c_sigmoid = torch.mul(c, 2).sigmoid_()                     # tanh(c) = 2 sigmoid(2c) - 1, in the numba pass
+    _pointwise_backward_rows(*(t.detach().numpy() for t in (d_m, d_c, acts, c_prev, twice_c_sigmoid, d_gates, d_c_prev)))
 
 # %% ../nbs/05_lstm_cells.ipynb #c3b6bdba
 @cuda.jit(cache=not numba_config.ENABLE_CUDASIM)
@@ -157,7 +193,7 @@ def _as_cuda(t:torch.Tensor):
 def launch_pointwise(kernel:str, backend:str, *tensors):
     "Run the forward or backward pointwise kernel of `backend` on torch tensors (all of them contiguous)."
     if backend == 'cpu':
-        with torch.no_grad(): return (pointwise_forward_cpu if kernel == 'forward' else pointwise_backward_numba)(*tensors)
+        with torch.no_grad(): return (pointwise_forward_numba if kernel == 'forward' else pointwise_backward_numba)(*tensors)
     fn = pointwise_forward_cuda if kernel == 'forward' else pointwise_backward_cuda
     B, H = tensors[1].shape
     threads = min(THREADS_PER_BLOCK, B * H)                      # small layers: no idle threads (the simulator runs each one)
