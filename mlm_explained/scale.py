@@ -131,7 +131,9 @@ def format_plan(plan:RunPlan, name:str|None=None) -> str:
 
 # %% ../nbs/17_scale.ipynb #5c8a4f93
 def _duration(hours:float) -> str:
-    return f"{hours * 3600:.0f} s" if hours < 1 / 60 else f"{hours * 60:.1f} min" if hours < 1 else f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"
+    seconds = hours * 3600
+    if seconds < 1: return f"{seconds * 1e3:.0f} ms"                    # a tiny preset on a large GPU
+    return f"{seconds:.0f} s" if hours < 1 / 60 else f"{hours * 60:.1f} min" if hours < 1 else f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"
 
 # %% ../nbs/17_scale.ipynb #8fb97aa9
 def preset_names() -> list[str]: return sorted(p.stem for p in PRESET_DIR.glob('*.json'))
