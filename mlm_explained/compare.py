@@ -50,9 +50,7 @@ def _finetuned(run:Path, data, out:Path, seed:int, random_init:bool, settings:di
 # %% ../nbs/16_compare.ipynb #a8feea7c
 def _unit(job:dict) -> list[dict]:
     "One contender at one seed: its pretraining, then its fine-tuning and its random-init twin's on every task; one row per (task, init)."
-    if job['threads']:                                                # a worker process: its share of the cores, for torch and numba's kernels
-        import numba
-        torch.set_num_threads(job['threads']); numba.set_num_threads(min(job['threads'], numba.config.NUMBA_NUM_THREADS))
+    if job['threads']: torch.set_num_threads(job['threads'])          # a worker process: its share of the cores (numba's kernels follow torch's count)
     run, seed, progress = Path(job['run']), job['seed'], job['progress']
     summary = _run(job['base'], job['settings'], seed, run, job['steps'], job['minutes'], job['evaluations'], progress)
     pre = dict(contender=job['name'], arch=job['arch'], budget=job['budget'], seed=seed, steps=summary['steps'], flops_per_step=job['flops_per_step'],

@@ -13,10 +13,10 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['ARCHS', 'UserError', 'TrainingDiverged', 'SaveFailed', 'RunStopped', 'set_seed', 'default_device', 'rank_and_world',
-           'is_main_process', 'group_device', 'any_rank', 'barrier', 'process_group', 'atomic_write',
-           'atomic_write_text', 'atomic_write_json', 'atomic_torch_save', 'shared_data_dir', 'ArchSpec',
-           'register_arch', 'get_arch', 'config_from_dict', 'figure_html']
+__all__ = ['ARCHS', 'UserError', 'TrainingDiverged', 'SaveFailed', 'RunStopped', 'set_seed', 'default_device',
+           'numba_threads_like_torch', 'rank_and_world', 'is_main_process', 'group_device', 'any_rank', 'barrier',
+           'process_group', 'atomic_write', 'atomic_write_text', 'atomic_write_json', 'atomic_torch_save',
+           'shared_data_dir', 'ArchSpec', 'register_arch', 'get_arch', 'config_from_dict', 'figure_html']
 
 # %% ../nbs/00_core.ipynb #c6616ed6
 class UserError(Exception):
@@ -55,6 +55,16 @@ def default_device(device:str|None=None) -> torch.device:
     "The requested device, else CUDA when present, else CPU."
     if device: return torch.device(device)
     return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+
+# %% ../nbs/00_core.ipynb #2091df8c
+def numba_threads_like_torch():
+    "Give numba's parallel kernels torch's thread count (at most numba's pool size) and keep torch's count: starting numba's pool can reset it."
+    import numba                                                  # here, not at the top: only the modules with numba kernels need it
+    threads = torch.get_num_threads()                             # read first: the next line may start the pool
+    wanted = min(threads, numba.config.NUMBA_NUM_THREADS)
+    if numba.get_num_threads() != wanted: numba.set_num_threads(wanted)
+    if torch.get_num_threads() != threads: torch.set_num_threads(threads)
+
 
 # %% ../nbs/00_core.ipynb #1fe51301
 def rank_and_world() -> tuple[int, int]:

@@ -10,7 +10,7 @@ import itertools, math, time
 import numpy as np
 import torch
 from numba import njit, prange
-from .core import UserError
+from .core import UserError, numba_threads_like_torch
 
 # %% auto #0
 __all__ = ['LOG_ZERO', 'IMPLS', 'monotone_paths', 'plot_alignments', 'allowed_transitions', 'transition_log_probs',
@@ -225,6 +225,7 @@ class DagLikelihoodNumba(torch.autograd.Function):
         e, t = em.detach().contiguous().numpy(), logT.detach().contiguous().numpy()
         tl, nl = _as_lengths(target_len, 'cpu').numpy(), _as_lengths(node_len, 'cpu').numpy()
         alpha, ll = np.empty_like(e), np.empty(e.shape[0], dtype=e.dtype)
+        numba_threads_like_torch()
         _dag_forward_numba(e, t, tl, nl, alpha, ll)
         ctx.arrays = (e, t, tl, nl, alpha, ll)
         return torch.from_numpy(ll)
@@ -233,6 +234,7 @@ class DagLikelihoodNumba(torch.autograd.Function):
     def backward(ctx, grad_ll):
         e, t, tl, nl, alpha, ll = ctx.arrays
         d_em, d_logT = np.zeros_like(e), np.zeros_like(t)
+        numba_threads_like_torch()                # numba keeps a count per thread: set it on the one the backward runs on
         _dag_backward_numba(e, t, tl, nl, alpha, ll, grad_ll.detach().contiguous().to(torch.from_numpy(e).dtype).numpy(), d_em, d_logT)
         return torch.from_numpy(d_em), torch.from_numpy(d_logT), None, None
 

@@ -10,7 +10,7 @@ import dataclasses, math
 import numpy as np
 import torch
 from numba import njit, prange
-from .core import UserError
+from .core import UserError, numba_threads_like_torch
 from .data import TokenizerInfo, word_start_flags
 
 # %% auto #0
@@ -266,6 +266,7 @@ def mask_fast(input_ids:np.ndarray, word_starts:np.ndarray, row_keys, cfg:Maskin
     "Compiled, parallel masker: same output as `mask_reference`, far faster. Returns `(corrupted_ids, labels)` as int64."
     input_ids = np.ascontiguousarray(input_ids); word_starts = np.ascontiguousarray(word_starts)
     out_ids, labels = np.empty(input_ids.shape, np.int64), np.empty(input_ids.shape, np.int64)
+    numba_threads_like_torch()                                   # the kernel runs on torch's thread count, and leaves it as it was
     _mask_batch(input_ids, word_starts, np.asarray(row_keys, dtype=np.uint64), np.uint64(seed), STRATEGIES.index(cfg.strategy),
                 cfg.exact, cfg.rate, cfg.mask_prob, cfg.random_prob, cfg.span_p, cfg.span_max,
                 info.n_special, info.vocab_size, info.mask_id, out_ids, labels)

@@ -506,7 +506,6 @@ def train_tiny(arch:str='bert', steps:int=200, corpus:TinyCorpus|None=None, mask
                lr:float=2e-3, bs:int=32, seed:int=0, dls:DataLoaders|None=None, metrics=(), precision:str='auto', compile:bool=False, **config) -> TinyRun:
     "Train a small `arch` (`config`: its sizes and options) for `steps` steps on `corpus` (default `tiny_corpus()`), quietly, with one evaluation at the end. `dls` replaces the corpus' loaders; `metrics` join the arch's own; `precision` and `compile` as in `mlm_learner`."
     corpus = corpus or tiny_corpus()
-    threads = torch.get_num_threads()
     set_seed(seed)
     if dls is None: dls = mlm_dls(corpus.train_blocks, corpus.valid_blocks, corpus.info, masking, bs=bs, eval_every=steps, seed=seed, arch=arch,
                                   device='cpu', valid_masking=valid_masking)
@@ -515,5 +514,4 @@ def train_tiny(arch:str='bert', steps:int=200, corpus:TinyCorpus|None=None, mask
     t0 = time.time()
     with learn.no_bar(), learn.no_logging(): fit_mlm(learn, steps)
     seconds = time.time() - t0
-    torch.set_num_threads(threads)     # numba's parallel kernels can leave torch on more threads after a fit (seen in CI: 303 s for a 90 s fit)
     return TinyRun(learn, dict(zip(learn.recorder.metric_names[2:], learn.recorder.values[-1][1:])), seconds)

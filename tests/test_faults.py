@@ -1,7 +1,7 @@
 """Trustworthy runs, end to end through the `mlm-explained` command: the same command gives the same run; a shared run folder
 cannot run code and a damaged one gets one line; a diverging run stops before the bad step; SIGTERM checkpoints and
 --resume continues exactly; a failed save (a real file-size limit) leaves the previous files intact."""
-import csv, hashlib, json, os, re, resource, shutil, signal, subprocess, time
+import csv, hashlib, json, os, re, resource, shutil, signal, subprocess, sys, time
 from pathlib import Path
 import pytest
 import torch
@@ -49,6 +49,29 @@ def test_the_same_command_gives_the_same_run(tmp_path):
         assert res.returncode == 0, res.stderr
     assert (tmp_path/'d1'/'tokenizer.json').read_bytes() == (tmp_path/'d2'/'tokenizer.json').read_bytes()
     assert losses(tmp_path/'d1') == losses(tmp_path/'d2') and len(losses(tmp_path/'d1')) == 2
+
+KEEPS_THREADS = '''
+import sys, numpy as np, torch
+torch.set_num_threads(2); x = torch.randn(512, 512); (x + 1).sum()  # torch has run a parallel op: the case where numba's pool start reset its count
+torch.set_num_threads(1)
+if sys.argv[1] == 'mask':
+    from mlm_explained.masking import mask_fast, MaskingConfig
+    from mlm_explained.data import TokenizerInfo
+    mask_fast(np.full((4, 16), 9), np.ones((4, 16), np.int8), np.arange(4), MaskingConfig(), TokenizerInfo(vocab_size=50, pad_id=0, mask_id=4, n_special=5))
+else:
+    from mlm_explained.dag_loss import dag_log_likelihood, random_dag_problem
+    em, logT, target_len, node_len = random_dag_problem(2, 3, 6)
+    em.requires_grad_(); dag_log_likelihood(em, logT, target_len, node_len, impl='numba').sum().backward()
+import numba; print(torch.get_num_threads(), numba.get_num_threads())
+'''
+
+@pytest.mark.parametrize('kernel', ['mask', 'dag'])
+def test_numba_kernels_keep_torchs_thread_count(kernel):
+    "torch.set_num_threads(1) holds through the numba kernels (whose pool start reset it to 2), and they run on 1 thread too: the count a run repeats under."
+    env = {**os.environ, 'OMP_NUM_THREADS': '2', 'NUMBA_NUM_THREADS': '2'}
+    res = subprocess.run([sys.executable, '-c', KEEPS_THREADS, kernel], capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.split() == ['1', '1'], res.stdout
 
 # 3. safe loading
 class Payload:
