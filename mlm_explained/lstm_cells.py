@@ -6,18 +6,22 @@ Docs: https://mlm-explained.github.io/mlm_explained/lstm_cells.html.md"""
 
 # %% ../nbs/05_lstm_cells.ipynb #ae9e414d
 from __future__ import annotations
-import math, os, threading, time
+import functools, math, os, threading, time
 from contextlib import contextmanager
 import numpy as np
 import torch
 import torch.nn as nn
 from fastcore.basics import patch_to
-from numba import cuda, njit, config as numba_config
-from .core import UserError
+from llvmlite import ir
+from numba import cuda, njit, prange, types, get_num_threads, config as numba_config
+from numba.extending import intrinsic, overload
+from .core import UserError, numba_threads_like_torch
 
 # %% auto #0
-__all__ = ['BACKENDS', 'THREADS_PER_BLOCK', 'CPU_GEMMS', 'ONEDNN_FLOPS', 'WORKSPACE', 'lstm_cell_ref', 'lstm_layer_ref',
-           'pointwise_forward_cpu', 'pointwise_backward_cpu', 'pointwise_forward_numba', 'pointwise_backward_numba',
+__all__ = ['FAST_MATH', 'LN2_HEAD', 'LN2_TAIL', 'PARALLEL_MIN', 'BACKENDS', 'THREADS_PER_BLOCK', 'CPU_GEMMS', 'ONEDNN_MIN_MACS',
+           'ONEDNN_FLOPS', 'WORKSPACE', 'lstm_cell_ref', 'lstm_layer_ref', 'pointwise_forward_cpu',
+           'pointwise_backward_cpu', 'vec_exp', 'vec_sigmoid', 'vec_tanh', 'pointwise_forward_numba',
+           'pointwise_backward_numba', 'pointwise_forward_parallel', 'pointwise_backward_parallel', 'parallel_steps',
            'pointwise_forward_cuda', 'pointwise_backward_cuda', 'simulating_cuda', 'pick_backend', 'launch_pointwise',
            'onednn_available', 'cpu_gemm', 'uses_onednn', 'mm_t', 'pack_t', 'autocast_dtype', 'input_gates',
            'input_gates_grads', 'Workspace', 'FusedLSTMFunction', 'LSTMLayer', 'check_fused_lstm', 'graphed_layer',
@@ -72,76 +76,133 @@ def pointwise_backward_cpu(d_m, d_c, acts, c_prev, c, d_gates, d_c_prev):
     torch.mul(dc, c_prev, out=d_f).mul_(f).mul_(1 - f)
     torch.mul(dc, i, out=d_g).mul_(1 - g * g)
 
-# %% ../nbs/05_lstm_cells.ipynb #3eb9dfa0
-@njit(fastmath=True, cache=True)
-def _cell_state_rows(acts, c_prev, c_out, twice_c):
-    "acts [B, 4H] holds sigmoid(i, f, 2g, o): g = 2s - 1 in place; c = f*c_prev + i*g -> c_out, and 2c -> twice_c, for tanh(c) by sigmoid."
-    H = c_prev.shape[1]
-    one, two = c_prev.dtype.type(1), c_prev.dtype.type(2)
-    for b in range(c_prev.shape[0]):
-        a, cp, c, u = acts[b], c_prev[b], c_out[b], twice_c[b]
-        for j in range(H):
-            g = two * a[2 * H + j] - one
-            a[2 * H + j] = g
-            c[j] = a[H + j] * cp[j] + a[j] * g
-            u[j] = two * c[j]
+# %% ../nbs/05_lstm_cells.ipynb #deb4a5cf
+@intrinsic
+def _float32_from_bits(typingctx, bits):
+    "The float32 whose bits are those of the int32 `bits`: LLVM's bitcast, which costs no instruction and vectorises."
+    if bits != types.int32: return None
+    def codegen(context, builder, signature, args): return builder.bitcast(args[0], ir.FloatType())
+    return types.float32(types.int32), codegen
 
-@njit(fastmath=True, cache=True)
-def _output_rows(acts, m):
-    "m [B, H] holds sigmoid(2c): m = o * (2m - 1), which is o * tanh(c)."
-    H = m.shape[1]
-    one, two = m.dtype.type(1), m.dtype.type(2)
-    for b in range(m.shape[0]):
-        a, mb = acts[b], m[b]
-        for j in range(H): mb[j] = a[3 * H + j] * (two * mb[j] - one)
+# %% ../nbs/05_lstm_cells.ipynb #52e7b882
+FAST_MATH = {'contract', 'arcp', 'nsz', 'afn'}    # fused multiply-adds, reciprocals; no 'nnan'/'ninf' (NaN passes through), no 'reassoc'
+LN2_HEAD = 0.693359375                            # ln 2 to 10 significant bits: n * LN2_HEAD is exact for |n| < 2**14
+LN2_TAIL = math.log(2) - LN2_HEAD
 
-# %% ../nbs/05_lstm_cells.ipynb #9520836d
-def pointwise_forward_numba(gates, c_prev, acts, c_out, m_out):
-    "`pointwise_forward_cpu`'s step with its tanhs as sigmoids (tanh x = 2 sigmoid(2x) - 1) and its arithmetic in numba; overwrites gates' g block."
-    B, H = c_prev.shape
-    gates.view(B, 4, H)[:, 2].mul_(2)                                # so that one sigmoid covers the candidate too
-    torch.sigmoid(gates, out=acts)
-    arrays = lambda *ts: (t.detach().numpy() for t in ts)
-    _cell_state_rows(*arrays(acts, c_prev, c_out, m_out))           # m_out holds 2c for a moment
-    torch.sigmoid(m_out, out=m_out)
-    _output_rows(*arrays(acts, m_out))
+def vec_exp(x):
+    "exp(x). Inside numba code: for float32, arithmetic that LLVM vectorises (float64: math.exp)."
+    return math.exp(x)
 
-# %% ../nbs/05_lstm_cells.ipynb #f554271e
-@njit(fastmath=True, cache=True)
-def _pointwise_backward_row(d_m, d_c, a, c_prev, s, d_a, d_c_prev):
-    "One batch row of the backward step, every array 1-D: a and d_a [4H] (i, f, g, o blocks), the others [H]; s = sigmoid(2c)."
-    H = s.shape[0]
-    one, two = s.dtype.type(1), s.dtype.type(2)
+# %% ../nbs/05_lstm_cells.ipynb #926c538a
+@overload(vec_exp)
+def _vec_exp(x):
+    if x == types.float64: return lambda x: math.exp(x)
+    if x != types.float32: return None
+    lo, hi, inv_ln2, head, tail, half = (np.float32(v) for v in (-87.33, 88.0, 1 / math.log(2), LN2_HEAD, LN2_TAIL, 0.5))
+    c0, c1, c2, c3, c4, c5, c6, c7 = (np.float32(1 / math.factorial(k)) for k in range(8))   # e^r's Taylor series
+    def exp_f32(x):
+        y = min(max(x, lo), hi)                                  # 2**n stays a normal float32
+        n = np.floor(y * inv_ln2 + half)                         # the integer nearest to y / ln 2, as a float32
+        r = (y - n * head) - n * tail                            # y - n ln 2, in [-ln 2 / 2, ln 2 / 2]
+        e_r = ((((((c7 * r + c6) * r + c5) * r + c4) * r + c3) * r + c2) * r + c1) * r + c0
+        two_n = _float32_from_bits(np.int32((np.int32(n) + np.int32(127)) << np.int32(23)))
+        return e_r * two_n if x == x else x                      # NaN in, NaN out
+    return exp_f32
+
+# %% ../nbs/05_lstm_cells.ipynb #b690cbba
+def vec_sigmoid(x):
+    "1 / (1 + exp(-x)). Inside numba code: built on `vec_exp`."
+    return 1 / (1 + math.exp(-x))
+
+@overload(vec_sigmoid)
+def _vec_sigmoid(x):
+    if x not in (types.float32, types.float64): return None
+    one = np.float32(1) if x == types.float32 else 1.0
+    return lambda x: one / (one + vec_exp(-x))
+
+def vec_tanh(x):
+    "tanh(x). Inside numba code: for float32, 2 sigmoid(2x) - 1 on `vec_exp` (float64: math.tanh)."
+    return math.tanh(x)
+
+@overload(vec_tanh)
+def _vec_tanh(x):
+    if x == types.float64: return lambda x: math.tanh(x)
+    if x != types.float32: return None
+    one, two = np.float32(1), np.float32(2)
+    return lambda x: two / (one + vec_exp(-two * x)) - one
+
+# %% ../nbs/05_lstm_cells.ipynb #708e9c59
+@njit(fastmath=FAST_MATH, error_model='numpy', cache=True)
+def _forward_row(p, cp, a, c, m):
+    "One batch row of the forward step, every array 1-D: p and a [4H] (i, f, g, o blocks), cp, c and m [H]."
+    H = cp.shape[0]
+    p_if, a_if = p[:2 * H], a[:2 * H]                            # the input and forget gates: sigmoids
+    for k in range(2 * H): a_if[k] = vec_sigmoid(p_if[k] + a_if[k])
+    p_g, g = p[2 * H:3 * H], a[2 * H:3 * H]                      # the candidate: tanh
+    for k in range(H): g[k] = vec_tanh(p_g[k] + g[k])
+    p_o, o = p[3 * H:], a[3 * H:]                                # the output gate: sigmoid
+    for k in range(H): o[k] = vec_sigmoid(p_o[k] + o[k])
+    i, f = a[:H], a[H:2 * H]
     for j in range(H):
-        i, f, g, o = a[j], a[H + j], a[2 * H + j], a[3 * H + j]
-        tau = two * s[j] - one                                     # tanh(c)
-        dc = d_c[j] + d_m[j] * o * (one - tau * tau)
-        d_a[j] = dc * g * i * (one - i)
-        d_a[H + j] = dc * c_prev[j] * f * (one - f)
-        d_a[2 * H + j] = dc * i * (one - g * g)
-        d_a[3 * H + j] = d_m[j] * tau * o * (one - o)
-        d_c_prev[j] = dc * f
+        c[j] = f[j] * cp[j] + i[j] * g[j]
+        m[j] = o[j] * vec_tanh(c[j])
 
-@njit(fastmath=True, cache=True)
-def _pointwise_backward_rows(d_m, d_c, acts, c_prev, s, d_gates, d_c_prev):
-    for b in range(s.shape[0]): _pointwise_backward_row(d_m[b], d_c[b], acts[b], c_prev[b], s[b], d_gates[b], d_c_prev[b])
+@njit(fastmath=FAST_MATH, error_model='numpy', cache=True)
+def pointwise_forward_numba(pre, c_prev, acts, c_out, m_out):
+    "Fused LSTM step in one pass, on numpy arrays: pre [B, 4H] = h W_hh^T; acts [B, 4H] holds the input part on entry, the activated gates on exit; c_prev [B, H] -> c_out, m_out = o*tanh(c) [B, H]."
+    for b in range(c_prev.shape[0]): _forward_row(pre[b], c_prev[b], acts[b], c_out[b], m_out[b])
 
-# %% ../nbs/05_lstm_cells.ipynb #acfd7dbf
+# %% ../nbs/05_lstm_cells.ipynb #3f7e3dff
+@njit(fastmath=FAST_MATH, error_model='numpy', cache=True)
+def _backward_row(d_m, d_c, a, c_prev, c, d_a, d_c_prev):
+    "One batch row of the backward step, every array 1-D: a and d_a [4H] (i, f, g, o blocks), the others [H]."
+    H = c.shape[0]
+    one = c.dtype.type(1)                                        # a literal 1.0 would do float32 math in float64
+    i, f, g, o = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
+    d_i, d_f, d_g, d_o = d_a[:H], d_a[H:2 * H], d_a[2 * H:3 * H], d_a[3 * H:]
+    for j in range(H):
+        tau = vec_tanh(c[j])
+        dc = d_c[j] + d_m[j] * o[j] * (one - tau * tau)
+        d_i[j] = dc * g[j] * i[j] * (one - i[j])
+        d_f[j] = dc * c_prev[j] * f[j] * (one - f[j])
+        d_g[j] = dc * i[j] * (one - g[j] * g[j])
+        d_o[j] = d_m[j] * tau * o[j] * (one - o[j])
+        d_c_prev[j] = dc * f[j]
+
+@njit(fastmath=FAST_MATH, error_model='numpy', cache=True)
 def pointwise_backward_numba(d_m, d_c, acts, c_prev, c, d_gates, d_c_prev):
-    "The backward of `pointwise_backward_cpu`, the same arguments: sigmoid(2c) by PyTorch, then one numba pass reading and writing each array once."
-    twice_c_sigmoid = torch.mul(c, 2).sigmoid_()                     # tanh(c) = 2 sigmoid(2c) - 1, in the numba pass
-    _pointwise_backward_rows(*(t.detach().numpy() for t in (d_m, d_c, acts, c_prev, twice_c_sigmoid, d_gates, d_c_prev)))
+    "The backward of `pointwise_backward_cpu` in one pass, on numpy arrays, the same arguments: d_m, d_c [B, H] -> d_gates [B, 4H], d_c_prev [B, H]."
+    for b in range(c.shape[0]): _backward_row(d_m[b], d_c[b], acts[b], c_prev[b], c[b], d_gates[b], d_c_prev[b])
+
+# %% ../nbs/05_lstm_cells.ipynb #10f14729
+PARALLEL_MIN = 4096                                              # [B, H] elements of a step from which splitting its rows pays
+
+@njit(fastmath=FAST_MATH, error_model='numpy', cache=True, parallel=True)
+def pointwise_forward_parallel(pre, c_prev, acts, c_out, m_out):
+    "`pointwise_forward_numba` with the rows spread over numba's threads."
+    for b in prange(c_prev.shape[0]): _forward_row(pre[b], c_prev[b], acts[b], c_out[b], m_out[b])
+
+@njit(fastmath=FAST_MATH, error_model='numpy', cache=True, parallel=True)
+def pointwise_backward_parallel(d_m, d_c, acts, c_prev, c, d_gates, d_c_prev):
+    "`pointwise_backward_numba` with the rows spread over numba's threads."
+    for b in prange(c.shape[0]): _backward_row(d_m[b], d_c[b], acts[b], c_prev[b], c[b], d_gates[b], d_c_prev[b])
+
+def parallel_steps(backend:str, B:int, H:int) -> bool:
+    "Whether a layer's CPU steps split their rows over the cores: steps of PARALLEL_MIN elements or more, and more than one thread."
+    if backend != 'cpu' or B * H < PARALLEL_MIN: return False
+    numba_threads_like_torch()                                   # numba's count per thread: set it on the thread that runs the steps
+    return get_num_threads() > 1
 
 # %% ../nbs/05_lstm_cells.ipynb #c3b6bdba
 @cuda.jit(cache=not numba_config.ENABLE_CUDASIM)
-def pointwise_forward_cuda(gates, c_prev, acts, c_out, m_out):
-    "Fused LSTM step on the GPU, one thread per element of [B, H]: gates [B, 4H], c_prev [B, H] -> acts [B, 4H], c_out, m_out [B, H]."
+def pointwise_forward_cuda(pre, c_prev, acts, c_out, m_out):
+    "Fused LSTM step on the GPU, one thread per element of [B, H]: pre [B, 4H] = h W_hh^T, acts [B, 4H] the input part -> the activated gates in acts, c_out, m_out [B, H]."
     B, H = c_prev.shape
     k = cuda.grid(1)
     if k < B * H:
-        b, j = k // H, k % H
-        i = 1.0 / (1.0 + math.exp(-gates[b, j])); f = 1.0 / (1.0 + math.exp(-gates[b, H + j]))
-        g = math.tanh(gates[b, 2 * H + j]); o = 1.0 / (1.0 + math.exp(-gates[b, 3 * H + j]))
+        b, j = k // H, k % H                                      # this thread alone reads and writes these four gates
+        i = 1.0 / (1.0 + math.exp(-(pre[b, j] + acts[b, j]))); f = 1.0 / (1.0 + math.exp(-(pre[b, H + j] + acts[b, H + j])))
+        g = math.tanh(pre[b, 2 * H + j] + acts[b, 2 * H + j]); o = 1.0 / (1.0 + math.exp(-(pre[b, 3 * H + j] + acts[b, 3 * H + j])))
         c = f * c_prev[b, j] + i * g
         acts[b, j] = i; acts[b, H + j] = f; acts[b, 2 * H + j] = g; acts[b, 3 * H + j] = o
         c_out[b, j] = c
@@ -190,24 +251,28 @@ def _as_cuda(t:torch.Tensor):
     except TypeError: return cuda.as_cuda_array(t.detach())       # older numba without the sync argument
 
 # %% ../nbs/05_lstm_cells.ipynb #42dd43fb
-def launch_pointwise(kernel:str, backend:str, *tensors):
-    "Run the forward or backward pointwise kernel of `backend` on torch tensors (all of them contiguous)."
+def launch_pointwise(kernel:str, backend:str, *arrays, parallel:bool=False):
+    "Run the forward or backward pointwise kernel of `backend` on one step's contiguous tensors (or, for 'cpu', their numpy views); `parallel`: over the CPU's cores."
     if backend == 'cpu':
-        with torch.no_grad(): return (pointwise_forward_numba if kernel == 'forward' else pointwise_backward_numba)(*tensors)
+        fn = {(False, 'forward'): pointwise_forward_numba, (False, 'backward'): pointwise_backward_numba,
+              (True, 'forward'): pointwise_forward_parallel, (True, 'backward'): pointwise_backward_parallel}[parallel, kernel]
+        return fn(*(a if isinstance(a, np.ndarray) else a.detach().numpy() for a in arrays))
     fn = pointwise_forward_cuda if kernel == 'forward' else pointwise_backward_cuda
-    B, H = tensors[1].shape
+    B, H = arrays[1].shape
     threads = min(THREADS_PER_BLOCK, B * H)                      # small layers: no idle threads (the simulator runs each one)
     blocks = (B * H + threads - 1) // threads
-    if tensors[0].is_cuda:
-        stream = cuda.external_stream(torch.cuda.current_stream(tensors[0].device).cuda_stream)
-        fn[blocks, threads, stream](*[_as_cuda(t) for t in tensors])
-    else: fn[blocks, threads](*[_as_cuda(t) for t in tensors])
+    if arrays[0].is_cuda:
+        stream = cuda.external_stream(torch.cuda.current_stream(arrays[0].device).cuda_stream)
+        fn[blocks, threads, stream](*[_as_cuda(t) for t in arrays])
+    else: fn[blocks, threads](*[_as_cuda(t) for t in arrays])
 
 # %% ../nbs/05_lstm_cells.ipynb #acbd0e55
-CPU_GEMMS = ('onednn', 'blas')
-_CPU_GEMM = {'name': 'onednn'}
+CPU_GEMMS = ('auto', 'onednn', 'blas')
+ONEDNN_MIN_MACS = 2**24                      # multiply-adds of a product from which 'auto' takes oneDNN (measured below)
+_CPU_GEMM = {'name': 'auto'}
 
 # %% ../nbs/05_lstm_cells.ipynb #ddc1d46f
+@functools.cache
 def onednn_available() -> bool:
     "True when this torch can run float32 products through oneDNN (`torch.ops.mkldnn._linear_pointwise`, what torch.compile's CPU backend calls)."
     return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, '_linear_pointwise')
@@ -215,30 +280,31 @@ def onednn_available() -> bool:
 # %% ../nbs/05_lstm_cells.ipynb #3bcc8521
 @contextmanager
 def cpu_gemm(name:str):
-    "Within the block, the fused LSTM's float32 CPU products go through `name`: 'onednn' (the default, where available) or 'blas' (torch.mm)."
+    "Within the block, the fused LSTM's float32 CPU products go through `name`: 'auto' (the default: oneDNN where available, for products of ONEDNN_MIN_MACS multiply-adds or more, else BLAS), 'onednn' or 'blas' (torch.mm)."
     if name not in CPU_GEMMS: raise UserError(f"unknown CPU GEMM library {name!r}", f"use one of {CPU_GEMMS}")
     old, _CPU_GEMM['name'] = _CPU_GEMM['name'], name
     try: yield
     finally: _CPU_GEMM['name'] = old
 
 # %% ../nbs/05_lstm_cells.ipynb #3b0716a4
-def uses_onednn(t:torch.Tensor) -> bool:
-    "Whether products of tensors like `t` go through oneDNN: float32, on the CPU, outside autocast, when chosen and available."
-    return (_CPU_GEMM['name'] == 'onednn' and t.device.type == 'cpu' and t.dtype == torch.float32
-            and not torch.is_autocast_enabled('cpu') and onednn_available())
+def uses_onednn(t:torch.Tensor, macs:int|None=None) -> bool:
+    "Whether a product of tensors like `t`, of `macs` multiply-adds, goes through oneDNN: float32, on the CPU, outside autocast, where available, and chosen (by `cpu_gemm`, or under 'auto' by its size)."
+    name = _CPU_GEMM['name']
+    if name == 'blas' or (name == 'auto' and macs is not None and macs < ONEDNN_MIN_MACS): return False
+    return t.device.type == 'cpu' and t.dtype == torch.float32 and not torch.is_autocast_enabled('cpu') and onednn_available()
 
 # %% ../nbs/05_lstm_cells.ipynb #88334892
 def mm_t(x:torch.Tensor, w:torch.Tensor, add:torch.Tensor|None=None) -> torch.Tensor:
-    "x [M, K] @ w [N, K].T (+ add [M, N]) -> [M, N], by oneDNN where `uses_onednn(x)`, else by torch.mm / torch.addmm."
-    if uses_onednn(x):
+    "x [M, K] @ w [N, K].T (+ add [M, N]) -> [M, N], by oneDNN where `uses_onednn` says so, else by torch.mm / torch.addmm."
+    if uses_onednn(x, x.shape[0] * w.shape[0] * w.shape[1]):
         if add is None: return torch.ops.mkldnn._linear_pointwise(x, w, None, 'none', [], '')
         return torch.ops.mkldnn._linear_pointwise.binary(x, add, w, None, 'add')   # the add fused into the product
     return torch.mm(x, w.t()) if add is None else torch.addmm(add, x, w.t())
 
 # %% ../nbs/05_lstm_cells.ipynb #93bfd529
 def pack_t(w:torch.Tensor|None, rows:int) -> torch.Tensor|None:
-    "`w` [N, K] in oneDNN's own layout, for `mm_t` products of `rows` rows, where `uses_onednn(w)`; otherwise `w` itself."
-    if w is None or not uses_onednn(w) or not hasattr(torch.ops.mkldnn, '_reorder_linear_weight'): return w
+    "`w` [N, K] in oneDNN's own layout, for `mm_t` products of `rows` rows, where those go through oneDNN; otherwise `w` itself."
+    if w is None or not uses_onednn(w, rows * w.shape[0] * w.shape[1]) or not hasattr(torch.ops.mkldnn, '_reorder_linear_weight'): return w
     return torch.ops.mkldnn._reorder_linear_weight(w.detach(), rows)
 
 # %% ../nbs/05_lstm_cells.ipynb #29b7b33a
@@ -299,6 +365,10 @@ class Workspace:
 WORKSPACE = Workspace()
 
 # %% ../nbs/05_lstm_cells.ipynb #5853d900
+def _kernel_view(t:torch.Tensor, backend:str):
+    "What the pointwise kernels take for a [T, ...] buffer: on the CPU its numpy view, made once per call and indexed per step; elsewhere the tensor."
+    return t.detach().numpy() if backend == 'cpu' else t
+
 class FusedLSTMFunction(torch.autograd.Function):
     "An LSTM layer with fused pointwise kernels: x [T, B, I] -> (out [T, B, P], c_T [B, H]); the input product for all steps, then the recurrence."
     @staticmethod
@@ -314,11 +384,13 @@ class FusedLSTMFunction(torch.autograd.Function):
             hs = W_hh.new_empty(T + 1, B, P); hs[0] = h0                   # outputs h_0 .. h_T: fresh memory, since the caller keeps them
             ms = WORKSPACE.take(W_hh, T, B, H) if W_hr is not None else None   # o*tanh(c) before the projection
             W_hh_p, W_hr_p = pack_t(W_hh, B), pack_t(W_hr, B)              # oneDNN's layout, made once for the T steps
+            acts_k, cs_k = _kernel_view(acts, backend), _kernel_view(cs, backend)
+            m_k = _kernel_view(ms if ms is not None else hs[1:], backend)  # where the kernel writes m_t
+            parallel = parallel_steps(backend, B, H)
             for t in range(T):
-                gates = mm_t(hs[t], W_hh_p, acts[t])                       # [B, 4H] = gx_t + h_{t-1} W_hh^T
-                m_t = ms[t] if ms is not None else hs[t + 1]
-                launch_pointwise('forward', backend, gates, cs[t], acts[t], cs[t + 1], m_t)
-                if W_hr is not None: hs[t + 1] = mm_t(m_t, W_hr_p)
+                pre = mm_t(hs[t], W_hh_p)                                  # [B, 4H] = h_{t-1} W_hh^T; the kernel adds the input part
+                launch_pointwise('forward', backend, pre, cs_k[t], acts_k[t], cs_k[t + 1], m_k[t], parallel=parallel)
+                if W_hr is not None: hs[t + 1] = mm_t(ms[t], W_hr_p)
         ctx.save_for_backward(x, W_ih, W_hh, W_hr, acts, cs, hs, ms)
         return hs[1:], cs[T]
 
@@ -334,14 +406,17 @@ def backward(ctx, d_out, d_cT):
         d_hs = WORKSPACE.take(acts, T, B, P) if W_hr is not None else None
         d_c = d_cT.clone(memory_format=torch.contiguous_format) if d_cT is not None else acts.new_zeros(B, H)   # a copy: it is written below
         d_c_prev = acts.new_empty(B, H)
+        view = lambda t: _kernel_view(t, ctx.backend)
+        d_gx_k, acts_k, cs_k, d_c_k, d_c_prev_k = map(view, (d_gx, acts, cs, d_c, d_c_prev))
         W_hh_t = pack_t(W_hh.t().contiguous(), B)            # [P, 4H]: mm_t's weight layout, packed once
         W_hr_t = pack_t(W_hr.t().contiguous(), B) if W_hr is not None else None
+        parallel = parallel_steps(ctx.backend, B, H)         # here too: the backward may run on another thread than the forward
         d_h_t = d_out[T - 1]                                 # [B, P]: dL/dh_t, from above and from step t+1
         for t in reversed(range(T)):
             if W_hr is not None: d_hs[t] = d_h_t; d_m = mm_t(d_h_t, W_hr_t)      # [B, H]
             else: d_m = d_h_t
-            launch_pointwise('backward', ctx.backend, d_m, d_c, acts[t], cs[t], cs[t + 1], d_gx[t], d_c_prev)
-            d_c, d_c_prev = d_c_prev, d_c                     # swap buffers: no allocation per step
+            launch_pointwise('backward', ctx.backend, d_m, d_c_k, acts_k[t], cs_k[t], cs_k[t + 1], d_gx_k[t], d_c_prev_k, parallel=parallel)
+            d_c, d_c_prev, d_c_k, d_c_prev_k = d_c_prev, d_c, d_c_prev_k, d_c_k   # swap buffers: no allocation per step
             d_h_t = mm_t(d_gx[t], W_hh_t, d_out[t - 1] if t else None)   # dL/dh_{t-1}; at t = 0 it is dL/dh_0
         flat = lambda a: a.reshape(T * B, a.shape[-1])
         d_x, d_W_ih, d_b = input_gates_grads(flat(d_gx), x, W_ih, ctx.gemm_dtype, ctx.needs_input_grad[0])

@@ -9,6 +9,27 @@ def test_fused_cpu_layer_matches_reference_with_gradcheck():
     from mlm_explained.lstm_cells import check_fused_lstm
     assert check_fused_lstm('cpu', n_cases=6, seed=1) < 1e-9
 
+@pytest.mark.parametrize('proj', [0, 32])
+def test_a_large_float32_layer_matches_the_reference(proj):
+    "Steps of PARALLEL_MIN elements or more run the kernels that split rows over the cores (with 2 threads): values and gradients."
+    from mlm_explained.lstm_cells import LSTMLayer, PARALLEL_MIN, parallel_steps
+    torch.manual_seed(0)
+    T, B, I, H = 12, 64, 48, 128
+    assert B * H >= PARALLEL_MIN
+    fused, ref = LSTMLayer(I, H, proj), LSTMLayer(I, H, proj, impl='reference')
+    ref.load_state_dict(fused.state_dict())
+    x = torch.randn(T, B, I, requires_grad=True)
+    def outputs_and_grads(layer):
+        out, (h_T, c_T) = layer(x)
+        return [out, c_T, *torch.autograd.grad((out * out).sum() + c_T.sum(), [x, *layer.parameters()])]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert parallel_steps('cpu', B, H)
+        ours, expected = outputs_and_grads(fused), outputs_and_grads(ref)
+    finally: torch.set_num_threads(threads)
+    for a, b in zip(ours, expected): assert (a - b).abs().max() <= 1e-4 * max(1., b.abs().max()), (a - b).abs().max()
+
 def test_cuda_kernels_match_reference_in_the_simulator():
     # the simulator must be on before numba is imported: a fresh process
     code = ('from mlm_explained.lstm_cells import check_fused_lstm, simulating_cuda\n'

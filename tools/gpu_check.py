@@ -64,7 +64,7 @@ def throughput_summary(lines:list[str]) -> str:
     return '; '.join(x for x in (ratios, target) if x)
 
 def lstm_summary(lines:list[str]) -> str:
-    "Per hidden size: our fused layer's and the fastest PyTorch kernel's tokens/s (cuDNN on a GPU, oneDNN on the CPU)."
+    "Per hidden size: our fused layer's tokens/s against each PyTorch row (its kernel through our weights, and nn.LSTM itself: cuDNN on a GPU, oneDNN on the CPU)."
     out, hidden = [], None
     for l in lines:
         if l.startswith('hidden '): hidden = l.split(':')[0]
