@@ -86,7 +86,7 @@ def _float32_from_bits(typingctx, bits):
 
 # %% ../nbs/05_lstm_cells.ipynb #52e7b882
 FAST_MATH = {'contract', 'arcp', 'nsz', 'afn'}    # fused multiply-adds, reciprocals; no 'nnan'/'ninf' (NaN passes through), no 'reassoc'
-LN2_HEAD = 0.693359375                            # ln 2 to 10 significant bits: n * LN2_HEAD is exact for |n| < 2**14
+LN2_HEAD = 0.693359375                            # ln 2 to 10 significant bits: n * LN2_HEAD is exact while abs(n) < 2**14
 LN2_TAIL = math.log(2) - LN2_HEAD
 
 def vec_exp(x):
