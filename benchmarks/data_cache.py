@@ -1,8 +1,9 @@
 """What `datasets`' cache saves the in-memory path: the same `prepare_data` (load WikiText-2's train split, train the
 8,000-piece WordPiece, tokenize, pack into blocks of 128; the validation split too) run twice, each time in a fresh
-process, sharing one fresh cache folder. The second run finds the tokenized and packed tables under the same
-fingerprints (the tokenizer hashes the same when it is the same) and loads them instead of computing them; training
-the tokenizer is not cached. It checks that both runs give the same blocks and prints a markdown table.
+process, sharing one fresh cache folder. The second run finds the trained tokenizer (named by the corpus's fingerprint,
+the settings and the training code) and the tokenized and packed tables (under fingerprints of the corpus, the tokenizer
+and the code that made them) and loads them instead of computing them. It checks that both runs give the same
+tokenizer and blocks and prints a markdown table.
 
     .venv/bin/python benchmarks/data_cache.py
 """
@@ -22,7 +23,7 @@ valid = str(d/'wikitext-2-tokens'/'wiki.valid.tokens') if d else None
 t0 = time.perf_counter()
 tok, train, valid_blocks = prepare_data(resolve_config({'data': data, 'valid_data': valid}))
 seconds = time.perf_counter() - t0
-digest = hashlib.sha256(train['input_ids'][:].tobytes() + valid_blocks['input_ids'][:].tobytes()).hexdigest()
+digest = hashlib.sha256(train['input_ids'][:].tobytes() + valid_blocks['input_ids'][:].tobytes() + tok.to_str().encode()).hexdigest()
 print(json.dumps({'seconds': seconds, 'blocks': len(train), 'digest': digest, 'data': data}))
 '''
 
@@ -34,7 +35,7 @@ def run(cache:str) -> dict:
 def main():
     with tempfile.TemporaryDirectory() as cache:
         first, second = run(cache), run(cache)
-    assert first['digest'] == second['digest'], 'the cached blocks differ from the computed ones'
+    assert first['digest'] == second['digest'], 'the cached tokenizer or blocks differ from the computed ones'
     print(f"corpus: {first['data']}, {first['blocks']:,} train blocks of 128 tokens\n")
     print('| run | prepare_data (s) |\n|---|---|')
     print(f"| first (fresh cache) | {first['seconds']:.1f} |\n| second (same cache) | {second['seconds']:.1f} |")

@@ -6,7 +6,7 @@ Docs: https://mlm-explained.github.io/mlm_explained/data.html.md"""
 
 # %% ../nbs/01_data.ipynb #13c734b7
 from __future__ import annotations
-import os, io, gzip, json, socket, codecs, random, hashlib, dataclasses
+import os, io, gzip, json, shutil, socket, codecs, random, hashlib, dataclasses
 from pathlib import Path
 from collections import Counter
 from typing import Iterable, Callable
@@ -20,9 +20,9 @@ from .core import UserError, shared_data_dir, atomic_write_text
 __all__ = ['COUNTRIES', 'ADJ_VOWEL', 'ADJ_CONSONANT', 'NOUNS', 'VERBS', 'ADVERBS', 'NUMBERS', 'PLUS_PAIRS', 'MINUS_PAIRS',
            'SENTENCE_KINDS', 'TEXT_SUFFIXES', 'SMILES_COLUMNS', 'VALID_SPLIT_NAMES', 'SPECIAL_TOKENS',
            'TOKENIZER_KINDS', 'grammar_document', 'embedded_corpus', 'corpus_ceiling', 'check_utf8', 'smiles_column',
-           'hub_reachable', 'load_corpus', 'has_validation_split', 'register_tokenizer_kind', 'train_tokenizer',
-           'canonical_ids', 'TokenizerInfo', 'save_tokenizer', 'load_tokenizer', 'word_start_flags', 'tokenize_corpus',
-           'pack_blocks']
+           'hub_reachable', 'data_cache_dir', 'code_digest', 'map_fingerprint', 'load_corpus', 'has_validation_split',
+           'register_tokenizer_kind', 'train_tokenizer', 'canonical_ids', 'TokenizerInfo', 'save_tokenizer',
+           'load_tokenizer', 'word_start_flags', 'tokenize_corpus', 'pack_blocks']
 
 # %% ../nbs/01_data.ipynb #c7a19fcd
 # (country, capital, language): every capital and language is unique, so each determines its country
@@ -236,11 +236,51 @@ def _load_hub(spec:str, split:str) -> datasets.Dataset:
                         "check the dataset and config names on huggingface.co") from None
     return _text_column(ds, spec)
 
+# %% ../nbs/01_data.ipynb #645476f8
+def data_cache_dir() -> Path|None:
+    "The folder that keeps the embedded corpus's table and trained tokenizers between runs, inside `datasets`' cache; None when caching is off."
+    return Path(datasets.config.HF_DATASETS_CACHE)/'mlm_explained' if datasets.is_caching_enabled() else None
+
+# %% ../nbs/01_data.ipynb #27748578
+def code_digest(*fns:Callable) -> str:
+    "A digest of the functions' compiled code (bytecode, names, constants, nested functions): it changes when their code does."
+    h = hashlib.sha256()
+    def add(code):
+        h.update(code.co_code); h.update(' '.join(code.co_names).encode())
+        for c in code.co_consts:
+            if hasattr(c, 'co_code'): add(c)                                              # a nested function or lambda
+            else: h.update(repr(sorted(c, key=repr) if isinstance(c, frozenset) else c).encode())   # a frozenset's order follows the hash seed
+    for f in fns: add(f.__code__)
+    return h.hexdigest()[:16]
+
+# %% ../nbs/01_data.ipynb #30aaafd9
+def map_fingerprint(ds:datasets.Dataset, *parts) -> str:
+    "The fingerprint of a table made from `ds`: a hash of `ds`'s fingerprint and of `parts` (settings, code digests), all JSON."
+    return hashlib.sha256(json.dumps([ds._fingerprint, *parts]).encode()).hexdigest()[:16]
+
+# %% ../nbs/01_data.ipynb #5b2499db
+def _embedded_on_disk(split:str) -> datasets.Dataset:
+    "The embedded corpus's split, written once to `data_cache_dir()` and read back memory-mapped; in memory when caching is off or the folder cannot be written."
+    ds, root = embedded_corpus(split), data_cache_dir()
+    if root is None: return ds
+    folder = root/f'embedded-{split}-{ds._fingerprint}'            # the fingerprint hashes the rows: another grammar, another folder
+    try:
+        if not (folder/'state.json').exists():
+            tmp = root/f'.{folder.name}.{os.getpid()}.tmp'
+            try:
+                ds.save_to_disk(str(tmp))
+                try: os.rename(tmp, folder)                           # atomic
+                except OSError:
+                    if not (folder/'state.json').exists(): raise     # not a lost race: the folder cannot be written
+            finally: shutil.rmtree(tmp, ignore_errors=True)
+        return datasets.load_from_disk(str(folder))
+    except OSError: return ds                                         # an unwritable cache costs time, never the run
+
 # %% ../nbs/01_data.ipynb #42bd65b5
 def load_corpus(spec:str|os.PathLike='embedded', split:str='train') -> datasets.Dataset:
     "A corpus as a `datasets.Dataset` with a `text` column; `spec` is 'embedded', a local path, or 'hub:NAME[:CONFIG]'."
     spec_str = str(spec)
-    if spec_str == 'embedded': ds = embedded_corpus(split)
+    if spec_str == 'embedded': ds = _embedded_on_disk(split)
     elif spec_str.startswith('hub:'): ds = _load_hub(spec_str, split)
     else: ds = _load_local(Path(spec_str).expanduser(), split)
     if len(ds) == 0 or not any(t.strip() for t in ds.select(range(min(len(ds), 10_000)))['text'][:]):
@@ -299,14 +339,30 @@ register_tokenizer_kind('wordpiece', _wordpiece)
 register_tokenizer_kind('bpe', _bpe);
 
 # %% ../nbs/01_data.ipynb #b2cd3287
+def _tokenizer_cache_path(corpus, kind:str, vocab_size:int, min_frequency:int|None) -> Path|None:
+    "Where the tokenizer trained on `corpus` with these settings is kept: named by the corpus's fingerprint, the settings and the training code. None for a list of texts (no fingerprint) or with caching off."
+    root, make = data_cache_dir(), TOKENIZER_KINDS[kind]
+    if root is None or not isinstance(corpus, datasets.Dataset) or not hasattr(make, '__code__'): return None   # (a maker that is not a function: no digest)
+    code = code_digest(make, _train_wordpiece, _stand_ins, canonical_ids, _texts)   # the last three are defined below
+    key = hashlib.sha256(json.dumps([corpus._fingerprint, kind, vocab_size, min_frequency, code]).encode()).hexdigest()[:20]
+    return root/'tokenizers'/f'{kind}-{vocab_size}-{key}.json'
+
 def train_tokenizer(corpus, kind:str='wordpiece', vocab_size:int=8000, min_frequency:int|None=None) -> Tokenizer:
-    "Train a tokenizer of a kind in `TOKENIZER_KINDS` ('wordpiece': BERT-style, lower-cased; 'bpe': byte-level) on a Dataset with `text` or an iterable of strings."
+    "Train a tokenizer of a kind in `TOKENIZER_KINDS` ('wordpiece': BERT-style, lower-cased; 'bpe': byte-level) on a Dataset with `text` or an iterable of strings; a Dataset's is kept, and loaded by the next call with the same corpus and settings."
     if kind not in TOKENIZER_KINDS:
         raise UserError(f"unknown tokenizer kind {kind!r}", f"use one of {sorted(TOKENIZER_KINDS)}, or a path to a tokenizer.json")
+    cached = _tokenizer_cache_path(corpus, kind, vocab_size, min_frequency)
+    if cached is not None and cached.exists():
+        try: return Tokenizer.from_file(str(cached))
+        except Exception: pass                                       # a damaged file: train again, and replace it
     tok, trainer = TOKENIZER_KINDS[kind](vocab_size, min_frequency)
     if callable(trainer): tok = trainer(_texts(corpus))          # a kind that trains itself
     else: tok.train_from_iterator(_texts(corpus), trainer=trainer)
-    return canonical_ids(tok)
+    tok = canonical_ids(tok)
+    if cached is not None:
+        try: cached.parent.mkdir(parents=True, exist_ok=True); atomic_write_text(cached, tok.to_str())
+        except OSError: pass                                         # an unwritable cache costs time, never the run
+    return tok
 
 # %% ../nbs/01_data.ipynb #ba05a391
 def _stand_ins(used:set[str], n:int) -> list[str]:
@@ -395,8 +451,9 @@ def _tokenize_batch(batch, tok:Tokenizer):
 
 # %% ../nbs/01_data.ipynb #c4ecec7c
 def tokenize_corpus(ds:datasets.Dataset, tok:Tokenizer, num_proc:int|None=None) -> datasets.Dataset:
-    "Token ids and word-start flags of every document."
-    return ds.map(_tokenize_batch, batched=True, batch_size=1000, fn_kwargs={'tok': tok},
+    "Token ids and word-start flags of every document; cached under a fingerprint of `ds`, the tokenizer and this code."
+    fingerprint = map_fingerprint(ds, hashlib.sha256(tok.to_str().encode()).hexdigest(), code_digest(_tokenize_batch, word_start_flags))
+    return ds.map(_tokenize_batch, batched=True, batch_size=1000, fn_kwargs={'tok': tok}, new_fingerprint=fingerprint,
                   remove_columns=ds.column_names, num_proc=num_proc, desc='tokenizing')
 
 # %% ../nbs/01_data.ipynb #c0905c44
@@ -434,7 +491,8 @@ def pack_blocks(ds:datasets.Dataset, tok:Tokenizer, seq_len:int=128, respect_doc
     toks = tokenize_corpus(ds, tok, num_proc=num_proc)
     if respect_docs: fn, kw = _pack_docs, dict(seq_len=seq_len, cls_id=info.cls_id, sep_id=info.sep_id, pad_id=info.pad_id)
     else:            fn, kw = _pack_concat, dict(seq_len=seq_len, cls_id=info.cls_id, sep_id=info.sep_id)
-    blocks = toks.map(fn, batched=True, batch_size=1000, fn_kwargs=kw, remove_columns=toks.column_names, num_proc=num_proc, desc='packing')
+    blocks = toks.map(fn, batched=True, batch_size=1000, fn_kwargs=kw, remove_columns=toks.column_names, num_proc=num_proc, desc='packing',
+                      new_fingerprint=map_fingerprint(toks, kw, code_digest(fn)))
     if len(blocks) == 0:
         n_tokens = sum(len(x) + 1 for x in toks['ids'][:])
         raise UserError(f"the corpus has {n_tokens} tokens, fewer than one block of --seq-len {seq_len}",

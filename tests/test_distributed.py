@@ -14,7 +14,7 @@ RUN_FILES = {'config.json', 'tokenizer.json', 'checkpoint.pt', 'metrics.csv', 'l
 TOLERANCE = 1e-5   # relative, for the losses: two processes sum their gradients in another order than one process does (worst seen: 2e-7, at the 6 decimals of metrics.csv)
 ACC_TOLERANCE = 1e-4   # absolute, for masked accuracy: a valid token whose top two scores are that close may flip (none seen)
 
-def torchrun(*args, timeout=600): return run_cli(*args, timeout=timeout, env=ONE_THREAD, launcher=TORCHRUN)
+def torchrun(*args, timeout=600, env=ONE_THREAD): return run_cli(*args, timeout=timeout, env=env, launcher=TORCHRUN)
 
 def rows(run) -> list[dict]: return list(csv.DictReader((Path(run)/'metrics.csv').open()))
 
@@ -30,9 +30,11 @@ def assert_same_losses(a, b, tolerance=0.):
 def test_two_processes_give_the_one_process_run(tmp_path, arch):
     config = ROOT/'tests'/('tiny_lstm.json' if 'elmo' in arch else 'tiny.json')
     args = ['pretrain', '--arch', arch, '--max-steps', 6, '--eval-every', 3, '--device', 'cpu', '--config', config]
-    # the one-process run goes on beside the job (one thread each, so the numbers do not depend on it): CI's time, not the test's
-    one = start_cli(*args, '--out', tmp_path/'one', env=ONE_THREAD)
-    two = torchrun(*args, '--out', tmp_path/'two')
+    # the one-process run goes on beside the job (one thread each, so the numbers do not depend on it): CI's time, not the test's.
+    # bert's three processes start on an empty data cache: all three write it at once, and each must get the same tables
+    env = {**ONE_THREAD, **({'HF_DATASETS_CACHE': str(tmp_path/'cache')} if arch == 'bert' else {})}
+    one = start_cli(*args, '--out', tmp_path/'one', env=env)
+    two = torchrun(*args, '--out', tmp_path/'two', env=env)
     _, one_err = one.communicate(timeout=600)
     assert one.returncode == 0, one_err[-2000:]
     assert two.returncode == 0, two.stderr[-3000:]

@@ -43,12 +43,21 @@ def copy_of(run, tmp_path, name='copy') -> Path:
     return Path(shutil.copytree(run, tmp_path/name))
 
 # 1. the same command twice, from scratch
+def cache_files(cache:Path) -> list[str]: return sorted(str(p.relative_to(cache)) for p in cache.rglob('*'))
+
 def test_the_same_command_gives_the_same_run(tmp_path):
-    for name in ('d1', 'd2'):   # the issue's command: the embedded default, from scratch each time
-        res = run_cli('pretrain', '--max-steps', 20, '--eval-every', 10, '--out', tmp_path/name)
+    "The issue's command twice: the first run makes the data cache, the second loads it; a third, whose cache cannot be written, computes it all again."
+    cache = tmp_path/'cache'; (tmp_path/'a_file').write_text('not a folder')
+    made = {}
+    for name, cache_dir in (('d1', cache), ('d2', cache), ('d3', tmp_path/'a_file')):
+        res = run_cli('pretrain', '--max-steps', 20, '--eval-every', 10, '--out', tmp_path/name, env={'HF_DATASETS_CACHE': str(cache_dir)})
         assert res.returncode == 0, res.stderr
-    assert (tmp_path/'d1'/'tokenizer.json').read_bytes() == (tmp_path/'d2'/'tokenizer.json').read_bytes()
-    assert losses(tmp_path/'d1') == losses(tmp_path/'d2') and len(losses(tmp_path/'d1')) == 2
+        made[name] = cache_files(cache)
+    assert any(f.startswith('mlm_explained/tokenizers/') for f in made['d1']) and any(f.endswith('.arrow') and 'embedded-train' in f for f in made['d1'])
+    assert made['d2'] == made['d1']                                   # the second run computed nothing again
+    for other in ('d2', 'd3'):
+        assert (tmp_path/'d1'/'tokenizer.json').read_bytes() == (tmp_path/other/'tokenizer.json').read_bytes()
+        assert losses(tmp_path/'d1') == losses(tmp_path/other) and len(losses(tmp_path/'d1')) == 2
 
 KEEPS_THREADS = '''
 import sys, numpy as np, torch
