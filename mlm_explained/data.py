@@ -20,9 +20,9 @@ from .core import UserError, shared_data_dir, atomic_write_text
 __all__ = ['COUNTRIES', 'ADJ_VOWEL', 'ADJ_CONSONANT', 'NOUNS', 'VERBS', 'ADVERBS', 'NUMBERS', 'PLUS_PAIRS', 'MINUS_PAIRS',
            'SENTENCE_KINDS', 'TEXT_SUFFIXES', 'SMILES_COLUMNS', 'VALID_SPLIT_NAMES', 'SPECIAL_TOKENS',
            'TOKENIZER_KINDS', 'grammar_document', 'embedded_corpus', 'corpus_ceiling', 'check_utf8', 'smiles_column',
-           'hub_reachable', 'data_cache_dir', 'code_digest', 'map_fingerprint', 'load_corpus', 'has_validation_split',
-           'register_tokenizer_kind', 'train_tokenizer', 'canonical_ids', 'TokenizerInfo', 'save_tokenizer',
-           'load_tokenizer', 'word_start_flags', 'tokenize_corpus', 'pack_blocks']
+           'hub_reachable', 'data_cache_dir', 'code_digest', 'derived_fingerprint', 'load_corpus',
+           'has_validation_split', 'register_tokenizer_kind', 'train_tokenizer', 'canonical_ids', 'TokenizerInfo',
+           'save_tokenizer', 'load_tokenizer', 'word_start_flags', 'tokenize_corpus', 'pack_blocks']
 
 # %% ../nbs/01_data.ipynb #c7a19fcd
 # (country, capital, language): every capital and language is unique, so each determines its country
@@ -254,8 +254,8 @@ def code_digest(*fns:Callable) -> str:
     return h.hexdigest()[:16]
 
 # %% ../nbs/01_data.ipynb #30aaafd9
-def map_fingerprint(ds:datasets.Dataset, *parts) -> str:
-    "The fingerprint of a table made from `ds`: a hash of `ds`'s fingerprint and of `parts` (settings, code digests), all JSON."
+def derived_fingerprint(ds:datasets.Dataset, *parts) -> str:
+    "The fingerprint of what is made from `ds` (a table, a tokenizer): a hash of `ds`'s fingerprint and of `parts` (settings, code digests), all JSON."
     return hashlib.sha256(json.dumps([ds._fingerprint, *parts]).encode()).hexdigest()[:16]
 
 # %% ../nbs/01_data.ipynb #5b2499db
@@ -344,8 +344,7 @@ def _tokenizer_cache_path(corpus, kind:str, vocab_size:int, min_frequency:int|No
     root, make = data_cache_dir(), TOKENIZER_KINDS[kind]
     if root is None or not isinstance(corpus, datasets.Dataset) or not hasattr(make, '__code__'): return None   # (a maker that is not a function: no digest)
     code = code_digest(make, _train_wordpiece, _stand_ins, canonical_ids, _texts)   # the last three are defined below
-    key = hashlib.sha256(json.dumps([corpus._fingerprint, kind, vocab_size, min_frequency, code]).encode()).hexdigest()[:20]
-    return root/'tokenizers'/f'{kind}-{vocab_size}-{key}.json'
+    return root/'tokenizers'/f'{kind}-{vocab_size}-{derived_fingerprint(corpus, kind, vocab_size, min_frequency, code)}.json'
 
 def train_tokenizer(corpus, kind:str='wordpiece', vocab_size:int=8000, min_frequency:int|None=None) -> Tokenizer:
     "Train a tokenizer of a kind in `TOKENIZER_KINDS` ('wordpiece': BERT-style, lower-cased; 'bpe': byte-level) on a Dataset with `text` or an iterable of strings; a Dataset's is kept, and loaded by the next call with the same corpus and settings."
@@ -452,7 +451,7 @@ def _tokenize_batch(batch, tok:Tokenizer):
 # %% ../nbs/01_data.ipynb #c4ecec7c
 def tokenize_corpus(ds:datasets.Dataset, tok:Tokenizer, num_proc:int|None=None) -> datasets.Dataset:
     "Token ids and word-start flags of every document; cached under a fingerprint of `ds`, the tokenizer and this code."
-    fingerprint = map_fingerprint(ds, hashlib.sha256(tok.to_str().encode()).hexdigest(), code_digest(_tokenize_batch, word_start_flags))
+    fingerprint = derived_fingerprint(ds, hashlib.sha256(tok.to_str().encode()).hexdigest(), code_digest(_tokenize_batch, word_start_flags))
     return ds.map(_tokenize_batch, batched=True, batch_size=1000, fn_kwargs={'tok': tok}, new_fingerprint=fingerprint,
                   remove_columns=ds.column_names, num_proc=num_proc, desc='tokenizing')
 
@@ -492,7 +491,7 @@ def pack_blocks(ds:datasets.Dataset, tok:Tokenizer, seq_len:int=128, respect_doc
     if respect_docs: fn, kw = _pack_docs, dict(seq_len=seq_len, cls_id=info.cls_id, sep_id=info.sep_id, pad_id=info.pad_id)
     else:            fn, kw = _pack_concat, dict(seq_len=seq_len, cls_id=info.cls_id, sep_id=info.sep_id)
     blocks = toks.map(fn, batched=True, batch_size=1000, fn_kwargs=kw, remove_columns=toks.column_names, num_proc=num_proc, desc='packing',
-                      new_fingerprint=map_fingerprint(toks, kw, code_digest(fn)))
+                      new_fingerprint=derived_fingerprint(toks, kw, code_digest(fn)))
     if len(blocks) == 0:
         n_tokens = sum(len(x) + 1 for x in toks['ids'][:])
         raise UserError(f"the corpus has {n_tokens} tokens, fewer than one block of --seq-len {seq_len}",
