@@ -21,6 +21,21 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message):   # one line, not argparse's usage block
         self.exit(2, f"mlm-explained: error: {message} (fix: see `{self.prog} --help`)\n")
 
+# %% ../nbs/15_cli.ipynb #719a575e
+def _learning_rates(text:str):
+    "'auto', a rate, or a comma-separated list of rates."
+    if text.strip().lower() == 'auto': return 'auto'
+    try: rates = [float(x) for x in text.split(',')]
+    except ValueError: raise argparse.ArgumentTypeError(f"{text!r} is not 'auto' or learning rates such as 1e-3 or 1e-4,1e-3") from None
+    if not all(r > 0 for r in rates): raise argparse.ArgumentTypeError(f"learning rates must be above 0, got {text!r}")
+    return rates[0] if len(rates) == 1 else rates
+
+def _epoch_count(text:str):
+    "'auto' or a whole number (checked by `finetune`, which says what is wrong with it)."
+    if text.strip().lower() == 'auto': return 'auto'
+    try: return int(text)
+    except ValueError: raise argparse.ArgumentTypeError(f"{text!r} is not 'auto' or a whole number of epochs") from None
+
 # %% ../nbs/15_cli.ipynb #9a8e77d8
 def _arch_flags(p, S):
     "One flag per `cli_options` entry of the registered archs, typed like the config field's default."
@@ -81,8 +96,11 @@ def _add_finetune_args(p):
     p.add_argument('run', help='a pretraining run folder (any arch)')
     p.add_argument('data', help='a GLUE task folder (train.tsv, dev.tsv, ...), hub:glue/TASK, or a MoleculeNet csv (BBBP, BACE, ClinTox, Tox21, HIV, ...)')
     p.add_argument('--task', default=None, help="the GLUE task, when the folder's name is not it: " + ', '.join(GLUE_TASKS))
-    p.add_argument('--epochs', type=int, default=None, help='default: 3 for GLUE, 10 for MoleculeNet')
-    p.add_argument('--lr', type=float, default=None, help='peak learning rate (default: 1e-4 for GLUE, 1e-3 for MoleculeNet)')
+    p.add_argument('--epochs', type=_epoch_count, default=None, metavar='auto|N',
+                   help='default: auto for GLUE (at least 3, and enough for 1,000 steps), 10 for MoleculeNet')
+    p.add_argument('--lr', type=_learning_rates, default=None, metavar='auto|RATE[,RATE...]',
+                   help="peak learning rate, or several (1e-4,1e-3), or 'auto' (1e-4,3e-4,1e-3,3e-3): each is tried, the best on dev kept (default: auto for GLUE, 1e-3 for MoleculeNet)")
+    p.add_argument('--pool', default=None, help="the Transformers: the vector the head reads, 'mean' of the tokens' states (the default) or 'cls', the first state")
     p.add_argument('--bs', type=int, default=32, help='examples per batch (default 32)')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--random-init', dest='random_init', action='store_true', help='the same arch from random weights: the twin that says what pretraining is worth')
@@ -124,10 +142,13 @@ def _cmd_finetune(args):
     keys = {'run', 'data', 'command'}
     r = finetune(args.run, args.data, **{k: v for k, v in vars(args).items() if k not in keys})
     how = f"{r['arch']}, mode {r['mode']}, {'pretrained' if r['pretrained'] else 'random init'}"
+    tried = ', '.join(f"{t['lr']:g}" for t in r['lr_search'])
+    lr = f"lr {r['settings']['lr']:g}" + (f" (best of {tried})" if len(r['lr_search']) > 1 else '')
     if r['benchmark'] == 'glue':
-        print(f"done: {r['task']} dev " + ', '.join(f'{k} {v:.3f}' for k, v in r['dev'].items()) + f" (epoch {r['best_epoch']} of {r['settings']['epochs']}; {how})")
+        print(f"done: {r['task']} dev " + ', '.join(f'{k} {v:.3f}' for k, v in r['dev'].items()) + f" (epoch {r['best_epoch']} of {r['settings']['epochs']}, {lr}; {how}, pool {r['pool']})")
+        print("bag-of-words floor: dev " + ', '.join(f'{k} {v:.3f}' for k, v in r['baselines']['bag_of_words'].items() if k != 'alpha'))
     else:
-        print(f"done: test {METRIC_NAMES[r['metric']]} {r['test']:.3f} (scaffold split, the epoch chosen on validation; {how})")
+        print(f"done: test {METRIC_NAMES[r['metric']]} {r['test']:.3f} (scaffold split, the epoch chosen on validation, {lr}; {how}, pool {r['pool']})")
     if args.out: print(f"written to {args.out} (summary.json, metric_by_epoch.png)")
 
 # %% ../nbs/15_cli.ipynb #f94945e5

@@ -181,12 +181,13 @@ class DirectionPerplexity(Perplexity):
     def name(self): return f'{self.direction}_perplexity'
 
 # %% ../nbs/06_elmo.ipynb #cc27c68f
-def elmo_task_model(model:BiLM, n_outputs:int, mode:str='frozen', dropout:float=0.1):
-    "A registry `task_model`: `ElmoTaskModel` (below), the biLM frozen (ELMo's way) or fine-tuned with the task ('full')."
+def elmo_task_model(model:BiLM, n_outputs:int, mode:str='frozen', dropout:float=0.1, pool:str='max'):
+    "A registry `task_model`: `ElmoTaskModel` (below), the biLM frozen (ELMo's way) or fine-tuned with the task ('full'); it max-pools its own biLSTM's states, ELMo's way."
+    if pool != 'max': raise UserError(f"ELMo's task model max-pools the states of its biLSTM; pool {pool!r} is for the Transformers", "leave out --pool")
     return ElmoTaskModel(model, n_outputs, frozen=mode == 'frozen', dropout=dropout)
 
 # %% ../nbs/06_elmo.ipynb #cb68b5e1
-ELMO_EDGES = dict(task_model=elmo_task_model, finetune_modes=('frozen', 'full'))   # no Transformer encoder: encoder_of stays None
+ELMO_EDGES = dict(task_model=elmo_task_model, finetune_modes=('frozen', 'full'), pools=('max',))   # no Transformer encoder: encoder_of stays None
 
 # %% ../nbs/06_elmo.ipynb #3a8d0952
 register_arch(ArchSpec('elmo', ElmoConfig, ElmoLM, LMCollator, 'ELMo: independent forward and backward LSTM LMs',

@@ -326,7 +326,10 @@ class ExLMEncoder(nn.Module):
         if not isinstance(model, ExLM): raise UserError(f"ExLMEncoder wraps an ExLM model, got {type(model).__name__}", "load an exlm run with train.load_pretrained")
         self.model, self.cfg = model, model.cfg
 
-    def forward(self, input_ids, attention_mask=None):
+    def states_and_mask(self, input_ids, attention_mask=None):
+        "(hidden `[B, L, C]`, which of the L states are real `[B, L]`): what a classifier's mean pool needs."
         if attention_mask is None: attention_mask = (input_ids != self.cfg.pad_id).long()
         hidden, ex = self.model.encode(input_ids, attention_mask, torch.full_like(input_ids, -100), expand_labels=False)
-        return hidden                                                                  # [B, T + 2(k-1), C]
+        return hidden, ex['valid']                                                     # [B, T + 2(k-1), C], [B, T + 2(k-1)]
+
+    def forward(self, input_ids, attention_mask=None): return self.states_and_mask(input_ids, attention_mask)[0]

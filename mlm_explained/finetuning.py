@@ -22,11 +22,12 @@ from .chemistry import ScaffoldSplit, scaffold_split, load_moleculenet, task_kin
 from .train import load_pretrained
 
 # %% auto #0
-__all__ = ['GLUE_TASKS', 'GLUE_METRICS', 'MAX_UNK_SHARE', 'FINETUNE_DEFAULTS', 'GlueTask', 'glue_task', 'read_glue_tsv',
-           'write_glue_example', 'GlueData', 'load_glue', 'accuracy', 'f1', 'matthews', 'pearson', 'spearman',
-           'encode_texts', 'task_dl', 'Objective', 'masked_bce', 'masked_mse', 'glue_objective',
-           'moleculenet_objective', 'TaskScore', 'KeepBest', 'task_model_of', 'task_learner', 'finetune',
-           'plot_finetune', 'write_finetune', 'compare_pretraining']
+__all__ = ['GLUE_TASKS', 'GLUE_METRICS', 'MAX_UNK_SHARE', 'BOW_ALPHAS', 'LR_GRID', 'MIN_STEPS', 'FINETUNE_DEFAULTS', 'GlueTask',
+           'glue_task', 'read_glue_tsv', 'write_glue_example', 'GlueData', 'load_glue', 'accuracy', 'f1', 'matthews',
+           'pearson', 'spearman', 'encode_texts', 'task_dl', 'Objective', 'masked_bce', 'masked_mse', 'glue_objective',
+           'moleculenet_objective', 'TaskScore', 'KeepBest', 'task_model_of', 'task_learner', 'bag_of_pieces',
+           'bow_features', 'ridge_fit', 'bow_baseline', 'finetune', 'plot_finetune', 'write_finetune', 'pooled_states',
+           'mean_cosine', 'frozen_probe', 'compare_pretraining']
 
 # %% ../nbs/14_finetuning.ipynb #1d6428ea
 @dataclasses.dataclass(frozen=True)
@@ -107,7 +108,7 @@ def read_glue_tsv(path, task:GlueTask) -> tuple[list[tuple], list]:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path} is missing", f"a {task.name} folder holds train.tsv and {' and '.join(task.dev_files)} in GLUE's layout")
-    with open(path, encoding='utf-8', newline='') as f:
+    with open(path, encoding='utf-8-sig', newline='') as f:   # -sig: a byte-order mark, if any, is not part of the header
         rows = [(n, r) for n, r in enumerate(csv.reader(f, delimiter='\t', quoting=csv.QUOTE_NONE), 1) if r]   # quotes are text
     cols, data = _columns(path, task, rows)
     whole = [(n, r) for n, r in data if len(r) > max(cols)]
@@ -295,10 +296,17 @@ def _glue_scores(task:GlueTask):
         return {m: GLUE_METRICS[m](preds, targets) for m in task.metrics}
     return score
 
+# %% ../nbs/14_finetuning.ipynb #fe27d1fd
+def _dev_keys(scores:dict) -> dict:
+    "{split: {metric: v}} -> {metric: v} for one dev split, {metric_split: v} for MNLI's two."
+    return {m if len(scores) == 1 else f'{m}_{name}': v for name, sc in scores.items() for m, v in sc.items()}
+
 # %% ../nbs/14_finetuning.ipynb #aeb20cf9
-def glue_objective(task:GlueTask) -> Objective:
+def glue_objective(task:GlueTask, scale:tuple=(0., 1.)) -> Objective:
+    "Cross-entropy over the classes, or for a regression task the squared error of one output against the target standardised by `scale` (train mean, std)."
+    mean, std = scale
     if task.labels: loss, n = (lambda out, y: F.cross_entropy(out.float(), y)), len(task.labels)
-    else: loss, n = (lambda out, y: F.mse_loss(out[:, 0].float(), y.float())), 1
+    else: loss, n = (lambda out, y: F.mse_loss(out[:, 0].float(), (y.float() - mean) / std)), 1
     return Objective(n, loss, _glue_scores(task), task.metrics[0])
 
 # %% ../nbs/14_finetuning.ipynb #1cfca9f0
@@ -357,19 +365,21 @@ def after_fit(self:KeepBest):
     if self.state is not None: self.learn.model.load_state_dict(self.state)
 
 # %% ../nbs/14_finetuning.ipynb #36c0331b
-def task_model_of(run_dir, n_outputs:int, mode:str|None=None, random_init:bool=False, dropout:float=0.1, device=None):
-    "(task model, tokenizer, run config, mode) of a pretraining run, built as its arch's registry entry says; with random_init, the same arch from random weights."
+def task_model_of(run_dir, n_outputs:int, mode:str|None=None, random_init:bool=False, dropout:float=0.1, device=None, pool:str|None=None):
+    "(task model, tokenizer, run config, mode, pool) of a pretraining run, built as its arch's registry entry says; with random_init, the same arch from random weights."
     run_dir = Path(run_dir)
     if not (run_dir/'config.json').exists() or not (run_dir/'checkpoint.pt').exists():
         raise UserError(f"{run_dir} is not a pretraining run folder (no config.json and checkpoint.pt)", "pass the --out folder of an `mlm-explained pretrain` run")
     model, tokenizer, cfg = load_pretrained(run_dir, device)
     spec = get_arch(cfg['arch'])
     if spec.task_model is None: raise UserError(f"--arch {spec.name} has no task model to fine-tune", "give its registry entry a task_model")
-    mode = mode or spec.finetune_modes[0]
+    mode, pool = mode or spec.finetune_modes[0], pool or spec.pools[0]
     if mode not in spec.finetune_modes:
         raise UserError(f"a run of --arch {spec.name} fine-tunes in mode {' or '.join(spec.finetune_modes)}, not {mode!r}", f"leave out --mode, or use --mode {spec.finetune_modes[0]}")
+    if pool not in spec.pools:
+        raise UserError(f"a run of --arch {spec.name} pools its states by {' or '.join(spec.pools)}, not {pool!r}", f"leave out --pool, or use --pool {spec.pools[0]}")
     if random_init: model = spec.model_cls(config_from_dict(spec.config_cls, cfg)).to(default_device(device))   # the twin: no pretraining
-    return spec.task_model(model.train(), n_outputs, mode, dropout).to(default_device(device)), tokenizer, cfg, mode
+    return spec.task_model(model.train(), n_outputs, mode, dropout, pool).to(default_device(device)), tokenizer, cfg, mode, pool
 
 # %% ../nbs/14_finetuning.ipynb #c0bb9948
 def task_learner(model:nn.Module, dls:DataLoaders, objective:Objective, lr:float, wd:float=0.01, print_lines:bool=False) -> Learner:
@@ -392,17 +402,108 @@ def _outputs(learn:Learner, dl) -> tuple[np.ndarray, np.ndarray]:
     with learn.no_bar(): outputs, targets = learn.get_preds(dl=dl)
     return outputs.float().numpy(), targets.numpy()
 
+# %% ../nbs/14_finetuning.ipynb #2fd2b83e
+def _beats(score, best, higher:bool) -> bool:
+    "Is `score` better than `best`? None (no epoch gave a number) loses to anything."
+    return score is not None and (best is None or (score > best if higher else score < best))
+
+# %% ../nbs/14_finetuning.ipynb #bc10957a
+def _search(build, lrs:list, epochs:int, seed:int, progress:bool) -> tuple[Learner, KeepBest, float, list[dict]]:
+    "(learner, its KeepBest, the rate that won, every rate's best score and epoch): `build(lr)` makes a fresh learner, fitted at each rate of `lrs` from the same seed."
+    found, tried = None, []
+    for lr in lrs:
+        set_seed(seed)
+        learn = build(lr)
+        if not progress and len(lrs) > 1: print(f'lr {lr:g}', flush=True)
+        kept = _fit(learn, epochs, lr, progress)
+        tried.append(dict(lr=lr, score=kept.best, best_epoch=kept.chosen + 1))
+        if found is None or _beats(kept.best, found[1].best, kept.metric.objective.higher): found = (learn, kept, lr)
+    return (*found, tried)
+
+# %% ../nbs/14_finetuning.ipynb #abedb63c
+def bag_of_pieces(ids:list[list[int]], vocab_size:int) -> torch.Tensor:
+    "Which word pieces each example holds: a sparse 0/1 matrix `[N, vocab_size]` (float64)."
+    rows, cols = [], []
+    for i, x in enumerate(ids):
+        present = sorted(set(x)); rows += [i] * len(present); cols += present
+    at = torch.tensor([rows, cols], dtype=torch.long).view(2, -1)
+    return torch.sparse_coo_tensor(at, torch.ones(len(rows), dtype=torch.float64), (len(ids), vocab_size), check_invariants=False).coalesce()
+
+# %% ../nbs/14_finetuning.ipynb #43c20382
+def bow_features(texts:list[tuple], tokenizer) -> torch.Tensor:
+    "Sparse features `[N, D]`: an example's pieces (one text), or a pair's pieces in either text, in both, and their Jaccard similarity (D = 2V + 1)."
+    V = tokenizer.get_vocab_size()
+    bags = [bag_of_pieces([e.ids for e in tokenizer.encode_batch([t[i] for t in texts], add_special_tokens=False)], V) for i in range(len(texts[0]))]
+    if len(bags) == 1: return bags[0]
+    a, b = bags
+    either, both = (a + b).coalesce(), (a * b).coalesce()                        # counts 0..2, 0/1: [N, V] each
+    n_both, n_a, n_b = (torch.sparse.sum(x, 1).to_dense() if x._nnz() else torch.zeros(len(texts), dtype=torch.float64) for x in (both, a, b))
+    jaccard = n_both / (n_a + n_b - n_both).clamp(min=1)                         # [N]
+    column = torch.sparse_coo_tensor(torch.stack([torch.arange(len(texts)), torch.zeros(len(texts), dtype=torch.long)]), jaccard, (len(texts), 1), check_invariants=False)
+    return torch.cat([either, both, column.coalesce()], 1).coalesce()           # [N, 2V + 1]
+
+# %% ../nbs/14_finetuning.ipynb #370721fb
+def ridge_fit(X, Y, alpha:float, iters:int=300, tol:float=1e-10) -> torch.Tensor:
+    "W `[D, K]` minimising |X W - Y|^2 + alpha |W|^2 by conjugate gradients: X `[N, D]` (sparse or dense), Y `[N, K]` float64."
+    mm = torch.sparse.mm if X.is_sparse else torch.mm
+    Xt = X.t().coalesce() if X.is_sparse else X.t()
+    def A(W): return mm(Xt, mm(X, W)) + alpha * W                                # (X^T X + alpha I) W without forming X^T X
+    B = mm(Xt, Y)                                                                # [D, K]
+    W, R = torch.zeros_like(B), B.clone()
+    P, rs = R.clone(), (R * R).sum(0)
+    for _ in range(iters):
+        if rs.max() <= tol * (B * B).sum(0).max(): break                         # relative residual small enough
+        AP = A(P)
+        step = rs / (P * AP).sum(0).clamp(min=1e-300)
+        W, R = W + step * P, R - step * AP
+        new = (R * R).sum(0)
+        P, rs = R + (new / rs.clamp(min=1e-300)) * P, new
+    return W
+
+# %% ../nbs/14_finetuning.ipynb #ebdeab9a
+BOW_ALPHAS = (1., 10., 100., 1000.)   # the penalties tried, the best on dev kept
+
+def bow_baseline(train:tuple, devs:dict, task:GlueTask, tokenizer) -> dict:
+    "The bag-of-pieces floor of a GLUE task: {'alpha': the penalty chosen on the first dev split, then its dev metrics, named as `finetune`'s `dev`}."
+    X, y = bow_features(train[0], tokenizer), torch.as_tensor(np.asarray(train[1]), dtype=torch.float64)
+    Y = F.one_hot(y.long(), len(task.labels)).double() if task.labels else y[:, None]   # [N, K]
+    mean, score = Y.mean(0), _glue_scores(task)
+    dev_X = {name: (bow_features(texts, tokenizer), np.asarray(labels)) for name, (texts, labels) in devs.items()}
+    best = None
+    for alpha in BOW_ALPHAS:
+        W = ridge_fit(X, Y - mean, alpha)
+        scores = {name: score((torch.sparse.mm(x, W) + mean).numpy(), labels) for name, (x, labels) in dev_X.items()}
+        value = next(iter(scores.values()))[task.metrics[0]]
+        if best is None or _beats(value, best[0], True): best = (value, alpha, scores)
+    return {'alpha': best[1], **_dev_keys(best[2])}
+
 # %% ../nbs/14_finetuning.ipynb #0dce13aa
-FINETUNE_DEFAULTS = {'glue': dict(epochs=3, lr=1e-4), 'moleculenet': dict(epochs=10, lr=1e-3)}
+LR_GRID = (1e-4, 3e-4, 1e-3, 3e-3)   # lr='auto': Turc et al.'s rates for small BERTs reach 1e-4; small models here want more
+MIN_STEPS = 1000                     # epochs='auto': enough epochs for this many steps, and at least 3
+FINETUNE_DEFAULTS = {'glue': dict(epochs='auto', lr='auto'), 'moleculenet': dict(epochs=10, lr=1e-3)}
+
+# %% ../nbs/14_finetuning.ipynb #84762c03
+def _rates(lr) -> list[float]:
+    "The learning rates to try: 'auto' is `LR_GRID`; else one rate or a list of them."
+    if lr == 'auto': return list(LR_GRID)
+    rates = list(lr) if isinstance(lr, (list, tuple)) else [lr]
+    if not rates or not all(isinstance(r, (int, float)) and not isinstance(r, bool) and r > 0 for r in rates):
+        raise UserError(f"--lr must be 'auto' or learning rates above 0, got {lr!r}", "pass e.g. --lr auto, --lr 1e-3 or --lr 1e-4,1e-3")
+    return [float(r) for r in rates]
+
+# %% ../nbs/14_finetuning.ipynb #65555e9c
+def _epochs(epochs, n_train:int, bs:int) -> int:
+    "'auto': at least 3 epochs, and enough for `MIN_STEPS` steps of `bs` examples; else `epochs` as given."
+    return max(3, math.ceil(MIN_STEPS / math.ceil(n_train / bs))) if epochs == 'auto' else epochs
 
 # %% ../nbs/14_finetuning.ipynb #a7e39d80
-def _settings(kind:str, epochs, lr, bs, seed, max_len, max_train, dropout, wd, cfg) -> dict:
+def _settings(kind:str, epochs, lr, bs, seed, max_len, max_train, dropout, wd, cfg, n_train:int) -> dict:
     s = dict(FINETUNE_DEFAULTS[kind])
     s.update({k: v for k, v in dict(epochs=epochs, lr=lr).items() if v is not None})
-    s.update(bs=bs, seed=seed, max_len=max_len or cfg.get('max_len') or cfg['seq_len'], max_train=max_train, dropout=dropout, wd=wd)
-    for name in ('epochs', 'bs', 'max_len'):
+    s.update(lrs=_rates(s['lr']), bs=bs, seed=seed, max_len=max_len or cfg.get('max_len') or cfg['seq_len'], max_train=max_train, dropout=dropout, wd=wd)
+    if isinstance(s['bs'], int) and s['bs'] >= 1: s['epochs'] = _epochs(s['epochs'], min(n_train, max_train or n_train), s['bs'])
+    for name in ('bs', 'epochs', 'max_len'):
         if not (isinstance(s[name], int) and s[name] >= 1): raise UserError(f"--{name.replace('_', '-')} must be a whole number of at least 1, got {s[name]!r}", f"pass e.g. --{name.replace('_', '-')} {FINETUNE_DEFAULTS[kind].get(name, 32)}")
-    if not s['lr'] > 0: raise UserError(f"--lr must be above 0, got {s['lr']}", f"pass e.g. --lr {FINETUNE_DEFAULTS[kind]['lr']}")
     if s['max_len'] < 8: raise UserError(f"--max-len {s['max_len']} leaves no room for text", "use at least 8")
     if max_train is not None and max_train < 2: raise UserError(f"--max-train must be at least 2, got {max_train}", "leave it out to use the whole train split")
     return s
@@ -413,67 +514,71 @@ def _sample(n:int, max_train:int|None, seed:int) -> np.ndarray:
     if max_train is None or max_train >= n: return np.arange(n)
     return np.sort(np.random.default_rng(seed).permutation(n)[:max_train])
 
-# %% ../nbs/14_finetuning.ipynb #fe27d1fd
-def _finetune_glue(run_dir:Path, data, task, args:dict, mode, random_init:bool, device, progress:bool) -> dict:
+# %% ../nbs/14_finetuning.ipynb #fc4373e4
+def _finetune_glue(run_dir:Path, data, task, args:dict, mode, pool, random_init:bool, device, progress:bool) -> dict:
     glue = load_glue(data, task); t = glue.task
-    objective = glue_objective(t)
-    model, tokenizer, cfg, mode = task_model_of(run_dir, objective.n_outputs, mode, random_init, args['dropout'], device)
-    s = _settings('glue', cfg=cfg, **args)
+    _, tokenizer, cfg, mode, pool = task_model_of(run_dir, len(t.labels or (0,)), mode, random_init, args['dropout'], device, pool)   # every check before any work
+    s = _settings('glue', cfg=cfg, n_train=len(glue.train[0]), **args)
     rows = _sample(len(glue.train[0]), s['max_train'], s['seed'])
-    train_ids, n_cut, unk = encode_texts([glue.train[0][i] for i in rows], tokenizer, s['max_len'])
+    train_texts, train_labels = [glue.train[0][i] for i in rows], np.asarray(glue.train[1])[rows]
+    objective = glue_objective(t, (float(train_labels.mean()), float(train_labels.std()) or 1.) if t.kind == 'regression' else (0., 1.))
+    train_ids, n_cut, unk = encode_texts(train_texts, tokenizer, s['max_len'])
     _check_vocabulary(unk, t.name, run_dir)
     device = default_device(device)
     devs = {name: task_dl(encode_texts(texts, tokenizer, s['max_len'])[0], np.asarray(y), False, s['bs'], device) for name, (texts, y) in glue.dev.items()}
-    first = next(iter(devs))                                  # picks the epoch: 'dev', or MNLI's matched set
-    dls = DataLoaders(task_dl(train_ids, np.asarray(glue.train[1])[rows], True, s['bs'], device), devs[first], device=device)
-    learn = task_learner(model, dls, objective, s['lr'], s['wd'], not progress)
-    best = _fit(learn, s['epochs'], s['lr'], progress)
+    first = next(iter(devs))                                  # picks the epoch and the rate: 'dev', or MNLI's matched set
+    def build(lr):                                            # a fresh model and loaders (a loader's shuffling draws its seed when made)
+        dls = DataLoaders(task_dl(train_ids, train_labels, True, s['bs'], device), devs[first], device=device)
+        return task_learner(task_model_of(run_dir, objective.n_outputs, mode, random_init, s['dropout'], device, pool)[0], dls, objective, lr, s['wd'], not progress)
+    learn, best, s['lr'], tried = _search(build, s['lrs'], s['epochs'], s['seed'], progress)
     chosen = best.chosen
     scores = {first: best.history[chosen], **{name: objective.score(*_outputs(learn, dl)) for name, dl in devs.items() if name != first}}
-    dev = {m if len(devs) == 1 else f'{m}_{name}': v for name, sc in scores.items() for m, v in sc.items()}
-    return dict(run=str(run_dir), arch=cfg['arch'], mode=mode, pretrained=not random_init, data=str(data), benchmark='glue', task=t.name, kind=t.kind,
-                monitor=objective.monitor, chosen_on=first, dev=dev, best_epoch=chosen + 1, by_epoch=best.history,
+    return dict(run=str(run_dir), arch=cfg['arch'], mode=mode, pool=pool, pretrained=not random_init, data=str(data), benchmark='glue', task=t.name, kind=t.kind,
+                monitor=objective.monitor, chosen_on=first, dev=_dev_keys(scores), best_epoch=chosen + 1, by_epoch=best.history, lr_search=tried,
+                baselines={'bag_of_words': bow_baseline((train_texts, train_labels), glue.dev, t, tokenizer)},
                 sizes={'train': len(rows), 'train_file': len(glue.train[0]), **{name: len(y) for name, (_, y) in glue.dev.items()}},
                 truncated=n_cut, unk_share=unk, settings=s)
 
 # %% ../nbs/14_finetuning.ipynb #44c7342f
-def _finetune_moleculenet(run_dir:Path, csv_path, tasks, args:dict, mode, random_init:bool, stereo:bool, device, progress:bool) -> dict:
+def _finetune_moleculenet(run_dir:Path, csv_path, tasks, args:dict, mode, pool, random_init:bool, stereo:bool, device, progress:bool) -> dict:
     smiles, labels, task_names = load_moleculenet(csv_path, tasks)
     kind = task_kind(labels)
     objective = moleculenet_objective(kind, len(task_names))
-    model, tokenizer, cfg, mode = task_model_of(run_dir, objective.n_outputs, mode, random_init, args['dropout'], device)
-    s = _settings('moleculenet', cfg=cfg, **args)
+    _, tokenizer, cfg, mode, pool = task_model_of(run_dir, objective.n_outputs, mode, random_init, args['dropout'], device, pool)
     split = scaffold_split(smiles)
+    s = _settings('moleculenet', cfg=cfg, n_train=len(split.train), **args)
     ids, n_cut, unk = encode_texts([(x if stereo else strip_stereo(x),) for x in smiles], tokenizer, s['max_len'])
     _check_vocabulary(unk, Path(csv_path).stem, run_dir)
     device = default_device(device)
     def dl(part, shuffle): return task_dl([ids[i] for i in part], labels[part], shuffle, s['bs'], device)
     train = np.asarray(split.train)[_sample(len(split.train), s['max_train'], s['seed'])]
-    learn = task_learner(model, DataLoaders(dl(train, True), dl(split.valid, False), device=device), objective, s['lr'], s['wd'], not progress)
-    best = _fit(learn, s['epochs'], s['lr'], progress)
+    def build(lr):
+        dls = DataLoaders(dl(train, True), dl(split.valid, False), device=device)
+        return task_learner(task_model_of(run_dir, objective.n_outputs, mode, random_init, s['dropout'], device, pool)[0], dls, objective, lr, s['wd'], not progress)
+    learn, best, s['lr'], tried = _search(build, s['lrs'], s['epochs'], s['seed'], progress)
     outputs, targets = _outputs(learn, dl(split.test, False))
     test = objective.score(outputs, targets)[objective.monitor]
     chosen = best.chosen
-    return dict(run=str(run_dir), arch=cfg['arch'], mode=mode, pretrained=not random_init, data=str(csv_path), benchmark='moleculenet', tasks=task_names,
+    return dict(run=str(run_dir), arch=cfg['arch'], mode=mode, pool=pool, pretrained=not random_init, data=str(csv_path), benchmark='moleculenet', tasks=task_names,
                 kind=kind, monitor=objective.monitor, chosen_on='valid', metric=objective.monitor, test=test,
                 test_per_task=mean_roc_auc(outputs, targets)[1] if kind == 'classification' else None,
-                valid=best.history[chosen][objective.monitor], best_epoch=chosen + 1, by_epoch=best.history,
+                valid=best.history[chosen][objective.monitor], best_epoch=chosen + 1, by_epoch=best.history, lr_search=tried,
                 split={'train': len(split.train), 'valid': len(split.valid), 'test': len(split.test), 'scaffolds': split.n_scaffolds},
                 rejected=len(split.rejected), rejected_examples=split.rejected[:5], truncated=n_cut, unk_share=unk, stereo=stereo, settings=s)
 
 # %% ../nbs/14_finetuning.ipynb #7be9136a
-def finetune(run_dir, data, task:str|None=None, epochs:int|None=None, lr:float|None=None, bs:int=32, seed:int=0, out=None, random_init:bool=False,
-             mode:str|None=None, max_len:int|None=None, max_train:int|None=None, dropout:float=0.1, wd:float=0.01, tasks=None, stereo:bool=False,
+def finetune(run_dir, data, task:str|None=None, epochs:int|None=None, lr:float|str|list|None=None, bs:int=32, seed:int=0, out=None, random_init:bool=False,
+             mode:str|None=None, pool:str|None=None, max_len:int|None=None, max_train:int|None=None, dropout:float=0.1, wd:float=0.01, tasks=None, stereo:bool=False,
              device=None, progress:bool=True) -> dict:
-    "Fine-tune pretraining run `run_dir` on `data`: a GLUE task folder, hub:glue/TASK, or a MoleculeNet .csv (scaffold split). Returns the summary; with `out`, writes it there with a plot of the metrics by epoch."
+    "Fine-tune pretraining run `run_dir` on `data`: a GLUE task folder, hub:glue/TASK, or a MoleculeNet .csv (scaffold split); `lr`: a rate, a list of rates or 'auto' (`LR_GRID`), the best on dev kept; `pool`: 'mean' or 'cls' for the Transformers. Returns the summary; with `out`, writes it there with a plot of the metrics by epoch."
     t0 = time.time()
     kind = 'moleculenet' if str(data).endswith('.csv') else 'glue'
     if kind == 'moleculenet' and task: raise UserError(f"--task names a GLUE task, but {data} is a MoleculeNet csv", "name its label columns with --tasks instead")
     if kind == 'glue' and (tasks or stereo): raise UserError("--tasks and --stereo are for MoleculeNet csvs", "leave them out for a GLUE task")
     set_seed(seed)
     args = dict(epochs=epochs, lr=lr, bs=bs, seed=seed, max_len=max_len, max_train=max_train, dropout=dropout, wd=wd)
-    if kind == 'glue': summary = _finetune_glue(Path(run_dir), data, task, args, mode, random_init, device, progress)
-    else: summary = _finetune_moleculenet(Path(run_dir), data, tasks, args, mode, random_init, stereo, device, progress)
+    if kind == 'glue': summary = _finetune_glue(Path(run_dir), data, task, args, mode, pool, random_init, device, progress)
+    else: summary = _finetune_moleculenet(Path(run_dir), data, tasks, args, mode, pool, random_init, stereo, device, progress)
     summary['seconds'] = round(time.time() - t0, 1)
     if out is not None: write_finetune(out, summary)
     return summary
@@ -504,6 +609,30 @@ def write_finetune(out, summary:dict):
     atomic_write(out/'metric_by_epoch.png', lambda f: ax.figure.savefig(f, format='png', dpi=100, bbox_inches='tight'))
     plt.close(ax.figure)
     atomic_write_json(out/'summary.json', summary)
+
+# %% ../nbs/14_finetuning.ipynb #6b7f6a65
+@torch.no_grad()
+def pooled_states(model:nn.Module, ids:list[list[int]], bs:int=64) -> torch.Tensor:
+    "The vectors a task model's head reads (`model.pooled`, in eval mode), one row per example: `[N, C]` float64."
+    was_training = model.training; model.eval()
+    try: return torch.cat([model.pooled(*_pad_batch([(x, 0) for x in ids[i:i + bs]])[:2]).double() for i in range(0, len(ids), bs)])
+    finally: model.train(was_training)
+
+# %% ../nbs/14_finetuning.ipynb #7a463348
+def mean_cosine(x:torch.Tensor) -> float:
+    "The mean cosine similarity between distinct rows of `x` `[N, C]`: near 1 when every example gets nearly the same vector."
+    u = F.normalize(x.double(), dim=1)
+    n = len(u)
+    return float(((u @ u.T).sum() - n) / (n * (n - 1)))
+
+# %% ../nbs/14_finetuning.ipynb #de2e1819
+def frozen_probe(train_x, train_y, dev_x, dev_y, n_classes:int) -> float:
+    "Dev accuracy of a ridge classifier on frozen vectors (standardised on train; the penalty chosen on dev from `BOW_ALPHAS`, as the floor's is)."
+    mu, sd = train_x.mean(0), train_x.std(0) + 1e-8
+    X, D = (train_x - mu) / sd, (dev_x - mu) / sd
+    Y = F.one_hot(torch.as_tensor(train_y).long(), n_classes).double()
+    dev_y = torch.as_tensor(dev_y)
+    return max(float(((D @ ridge_fit(X, Y - Y.mean(0), a)).argmax(1) == dev_y).double().mean()) for a in BOW_ALPHAS)
 
 # %% ../nbs/14_finetuning.ipynb #aa346f63
 def compare_pretraining(archs:list[str], datasets:dict, pretrain_overrides:dict, runs_dir, seeds=(0, 1, 2), epochs:int=10, lr:float=1e-3,

@@ -24,12 +24,12 @@ from .data import TokenizerInfo, train_tokenizer, pack_blocks, embedded_corpus
 from .masking import MLMCollator, MaskingConfig
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'BertConfig', 'bert_base', 'rotary_tables', 'rotary_at', 'apply_rotary', 'SelfAttention', 'EncoderBlock',
-           'Encoder', 'MLMOutput', 'MLMHead', 'BertMLM', 'BlockStream', 'MaskedAccuracy', 'Perplexity', 'StepCounter',
-           'WarmupLinearDecay', 'StepBudget', 'TokenCounter', 'FiniteGuard', 'resolve_precision', 'MLMMixedPrecision',
-           'DistributedMLM', 'mlm_loss', 'mlm_learner', 'fit_mlm', 'make_mlm_collator', 'cls_task_model',
-           'bert_encoder', 'mlm_dls', 'TinyCorpus', 'tiny_corpus', 'fill_mask', 'EncoderClassifier', 'TinyRun',
-           'train_tiny']
+__all__ = ['PRECISIONS', 'POOLS', 'BertConfig', 'bert_base', 'rotary_tables', 'rotary_at', 'apply_rotary', 'SelfAttention',
+           'EncoderBlock', 'Encoder', 'MLMOutput', 'MLMHead', 'BertMLM', 'BlockStream', 'MaskedAccuracy', 'Perplexity',
+           'StepCounter', 'WarmupLinearDecay', 'StepBudget', 'TokenCounter', 'FiniteGuard', 'resolve_precision',
+           'MLMMixedPrecision', 'DistributedMLM', 'mlm_loss', 'mlm_learner', 'fit_mlm', 'make_mlm_collator',
+           'cls_task_model', 'bert_encoder', 'mlm_dls', 'TinyCorpus', 'tiny_corpus', 'fill_mask', 'EncoderClassifier',
+           'TinyRun', 'train_tiny']
 
 # %% ../nbs/03_mlm.ipynb #8db6efc5
 @dataclass
@@ -430,7 +430,7 @@ def make_mlm_collator(info:TokenizerInfo, masking:MaskingConfig, seed:int=0): re
 # %% ../nbs/03_mlm.ipynb #0eda1de3
 def cls_task_model(encoder_of):
     "A registry `task_model`: `EncoderClassifier` on the encoder that `encoder_of(model)` gives."
-    def task_model(model, n_outputs:int, mode:str='full', dropout:float=0.1): return EncoderClassifier(encoder_of(model), n_outputs, dropout)
+    def task_model(model, n_outputs:int, mode:str='full', dropout:float=0.1, pool:str='mean'): return EncoderClassifier(encoder_of(model), n_outputs, dropout, pool)
     return task_model
 
 # %% ../nbs/03_mlm.ipynb #b1586fcd
@@ -483,16 +483,30 @@ def fill_mask(model:nn.Module, tokenizer, text:str, k:int=5) -> list[list[tuple[
     return [[(tokenizer.id_to_token(int(i)), float(p)) for p, i in zip(ps, ids_)] for ps, ids_ in zip(probs, top)]
 
 # %% ../nbs/03_mlm.ipynb #f4e219b9
+POOLS = ('cls', 'mean')
+
 class EncoderClassifier(nn.Module):
-    "A pretrained encoder and a linear head on its [CLS] state: (input_ids, attention_mask) -> [B, n_outputs]."
-    def __init__(self, encoder:nn.Module, n_outputs:int, dropout:float=0.1):
+    "A pretrained encoder and a linear head on one vector per example, the first state ('cls') or the mean of the real tokens' states ('mean'): (input_ids, attention_mask) -> [B, n_outputs]."
+    def __init__(self, encoder:nn.Module, n_outputs:int, dropout:float=0.1, pool:str='cls'):
         super().__init__()
         if not (isinstance(encoder, nn.Module) and hasattr(getattr(encoder, 'cfg', None), 'd_model')):
             raise UserError(f"EncoderClassifier needs a Transformer Encoder, got {type(encoder).__name__}", "load one with train.load_encoder from a bert, 3ml or exlm run")
-        self.encoder, self.drop, self.classifier = encoder, nn.Dropout(dropout), nn.Linear(encoder.cfg.d_model, n_outputs)
+        if pool not in POOLS: raise UserError(f"unknown pool {pool!r}", f"use one of: {', '.join(POOLS)}")
+        self.encoder, self.pool, self.drop, self.classifier = encoder, pool, nn.Dropout(dropout), nn.Linear(encoder.cfg.d_model, n_outputs)
         nn.init.normal_(self.classifier.weight, std=0.02); nn.init.zeros_(self.classifier.bias)
     def forward(self, input_ids, attention_mask=None):
-        return self.classifier(self.drop(self.encoder(input_ids, attention_mask)[:, 0]))   # [B, n_outputs]
+        return self.classifier(self.drop(self.pooled(input_ids, attention_mask)))   # [B, n_outputs]
+
+# %% ../nbs/03_mlm.ipynb #d5ae3f16
+@patch
+def pooled(self:EncoderClassifier, input_ids, attention_mask=None):
+    "One vector per example `[B, C]`."
+    if attention_mask is None: attention_mask = input_ids != self.encoder.cfg.pad_id
+    if hasattr(self.encoder, 'states_and_mask'): hidden, real = self.encoder.states_and_mask(input_ids, attention_mask)   # [B, L, C], [B, L]
+    else: hidden, real = self.encoder(input_ids, attention_mask), attention_mask                                        # [B, T, C], [B, T]
+    if self.pool == 'cls': return hidden[:, 0]
+    weight = real.to(hidden.dtype)[..., None]                                    # [B, L, 1]: 1 at real tokens, 0 at padding
+    return (hidden * weight).sum(1) / weight.sum(1).clamp(min=1)
 
 # %% ../nbs/03_mlm.ipynb #27f66c2c
 class TinyRun(NamedTuple):

@@ -38,7 +38,7 @@ def test_every_arch_finetunes_on_every_glue_layout(runs, glue, arch):
     from mlm_explained.core import get_arch
     for name, folder in glue.items():
         for mode in get_arch(arch).finetune_modes:
-            r = finetune(runs[arch], folder, epochs=1, bs=2, mode=mode, progress=False)
+            r = finetune(runs[arch], folder, epochs=1, lr=1e-3, bs=2, mode=mode, progress=False)
             task = GLUE_TASKS[name]
             want = {f'{m}_{s}' for m in task.metrics for s in ('matched', 'mismatched')} if name == 'MNLI' else set(task.metrics)
             assert set(r['dev']) == want and all(np.isfinite(v) for v in r['dev'].values()), (name, mode, r['dev'])
@@ -86,6 +86,40 @@ def test_cli_finetune_writes_summary_and_plot(runs, glue, tmp_path):
     res = run_cli('finetune', runs['bert'], glue['SST-2'], '--epochs', 1, '--bs', 2, '--random-init', '--no-progress')
     assert res.returncode == 0 and 'random init' in res.stdout, res.stderr[-2000:]
 
+def _bom_crlf(folder, to, bom:bool, crlf:bool):
+    "A copy of a task folder with a UTF-8 byte-order mark and/or Windows line ends, as GLUE's own download leaves some tasks."
+    to.mkdir(parents=True)
+    for f in folder.iterdir():
+        body = f.read_bytes()
+        (to/f.name).write_bytes((b'\xef\xbb\xbf' if bom else b'') + (body.replace(b'\n', b'\r\n') if crlf else body))
+    return to
+
+@pytest.mark.parametrize('bom,crlf', [(True, False), (False, True), (True, True)])
+def test_every_task_reads_with_a_bom_and_crlf(glue, tmp_path, bom, crlf):
+    from mlm_explained.finetuning import load_glue
+    for name, folder in glue.items():
+        plain, odd = load_glue(folder), load_glue(_bom_crlf(folder, tmp_path/name, bom, crlf))
+        assert (odd.train, odd.dev) == (plain.train, plain.dev), name
+
+def test_cli_finetunes_mrpc_as_glue_writes_it(runs, glue, tmp_path):
+    folder = _bom_crlf(glue['MRPC'], tmp_path/'MRPC', True, True)                    # MRPC's header begins with the mark
+    res = run_cli('finetune', runs['bert'], folder, '--epochs', 1, '--lr', '1e-3', '--bs', 2, '--no-progress')
+    assert res.returncode == 0 and 'done: MRPC dev f1' in res.stdout, res.stderr[-2000:]
+
+def test_lr_auto_pool_and_the_floor(runs, glue, tmp_path):
+    from mlm_explained.finetuning import finetune, LR_GRID
+    res = run_cli('finetune', runs['bert'], glue['STS-B'], '--epochs', 1, '--bs', 2, '--out', tmp_path/'ft', '--no-progress')   # lr auto, pool mean: the defaults
+    assert res.returncode == 0, res.stderr[-2000:]
+    s = json.loads((tmp_path/'ft'/'summary.json').read_text())
+    assert [t['lr'] for t in s['lr_search']] == list(LR_GRID) and s['settings']['lr'] in LR_GRID and s['pool'] == 'mean'
+    assert 'best of 0.0001, 0.0003, 0.001, 0.003' in res.stdout and 'bag-of-words floor: dev pearson' in res.stdout
+    assert set(s['baselines']['bag_of_words']) == {'alpha', 'pearson', 'spearman'}
+    a = finetune(runs['bert'], glue['SST-2'], epochs=2, bs=2, lr=[1e-4, 3e-3], progress=False)
+    b = finetune(runs['bert'], glue['SST-2'], epochs=2, bs=2, lr=a['settings']['lr'], progress=False)   # the winner alone gives the same run
+    assert a['by_epoch'] == b['by_epoch'] and a['dev'] == b['dev']
+    c = finetune(runs['bert'], glue['SST-2'], epochs=2, bs=2, lr=1e-3, pool='cls', progress=False)
+    assert c['pool'] == 'cls' and c['settings']['lrs'] == [1e-3]
+
 def test_real_glue_files(runs, shared_data):
     from mlm_explained.finetuning import finetune
     r = finetune(runs['bert'], shared_data/'glue'/'CoLA', epochs=1, max_train=64, progress=False)
@@ -132,6 +166,8 @@ def test_an_elmo_run_asked_what_it_cannot_do(runs, glue):
     assert_one_line_error(run_cli('fill-mask', runs['elmo'], 'the [MASK] .'), 'does not fill blanks')
     assert_one_line_error(run_cli('finetune', runs['elmo'], glue['SST-2'], '--mode', 'top'), "fine-tunes in mode frozen or full, not 'top'")
     assert_one_line_error(run_cli('finetune', runs['bert'], glue['SST-2'], '--mode', 'frozen'), "fine-tunes in mode full, not 'frozen'")
+    assert_one_line_error(run_cli('finetune', runs['elmo'], glue['SST-2'], '--pool', 'mean'), "pools its states by max, not 'mean'", '--pool')
+    assert_one_line_error(run_cli('finetune', runs['bert'], glue['SST-2'], '--pool', 'max'), "pools its states by mean or cls, not 'max'")
 
 def test_the_hub_offline_and_other_bad_requests(runs, glue, tmp_path):
     from mlm_explained.data import hub_reachable
@@ -140,5 +176,8 @@ def test_the_hub_offline_and_other_bad_requests(runs, glue, tmp_path):
     assert_one_line_error(res, "cannot reach the Hugging Face Hub", "GLUE's SST-2")
     assert_one_line_error(run_cli('finetune', runs['bert'], 'hub:glue/nope'), "'nope' is not a GLUE task")
     assert_one_line_error(run_cli('finetune', runs['bert'], glue['SST-2'], '--epochs', 0), '--epochs must be a whole number of at least 1')
+    assert_one_line_error(run_cli('finetune', runs['bert'], glue['SST-2'], '--lr', 'fast'), "'fast' is not 'auto' or learning rates")
+    assert_one_line_error(run_cli('finetune', runs['bert'], glue['SST-2'], '--lr', '1e-3,-1'), 'learning rates must be above 0')
+    assert_one_line_error(run_cli('finetune', runs['bert'], glue['SST-2'], '--epochs', 'many'), "'many' is not 'auto' or a whole number")
     assert_one_line_error(run_cli('finetune', tmp_path, glue['SST-2']), 'is not a pretraining run folder')
     assert_one_line_error(run_cli('finetune', runs['bert'], tmp_path/'x.csv', '--task', 'SST-2'), '--task names a GLUE task')
