@@ -26,8 +26,8 @@ __all__ = ['GLUE_TASKS', 'GLUE_METRICS', 'MAX_UNK_SHARE', 'BOW_ALPHAS', 'LR_GRID
            'glue_task', 'read_glue_tsv', 'write_glue_example', 'GlueData', 'load_glue', 'accuracy', 'f1', 'matthews',
            'pearson', 'spearman', 'encode_texts', 'task_dl', 'Objective', 'masked_bce', 'masked_mse', 'glue_objective',
            'moleculenet_objective', 'TaskScore', 'KeepBest', 'task_model_of', 'task_learner', 'bag_of_pieces',
-           'bow_features', 'ridge_fit', 'bow_baseline', 'finetune', 'plot_finetune', 'write_finetune', 'pooled_states',
-           'mean_cosine', 'frozen_probe', 'compare_pretraining']
+           'bow_features', 'ridge_fit', 'bow_baseline', 'finetune', 'plot_finetune', 'write_finetune', 'weight_scale',
+           'plot_rate_study', 'pooled_states', 'mean_cosine', 'frozen_probe', 'auto_rows', 'compare_pretraining']
 
 # %% ../nbs/14_finetuning.ipynb #1d6428ea
 @dataclasses.dataclass(frozen=True)
@@ -443,7 +443,7 @@ def bow_features(texts:list[tuple], tokenizer) -> torch.Tensor:
     return torch.cat([either, both, column.coalesce()], 1).coalesce()           # [N, 2V + 1]
 
 # %% ../nbs/14_finetuning.ipynb #370721fb
-def ridge_fit(X, Y, alpha:float, iters:int=300, tol:float=1e-10) -> torch.Tensor:
+def ridge_fit(X, Y, alpha:float, iters:int=300, tol:float=1e-20) -> torch.Tensor:
     "W `[D, K]` minimising |X W - Y|^2 + alpha |W|^2 by conjugate gradients: X `[N, D]` (sparse or dense), Y `[N, K]` float64."
     mm = torch.sparse.mm if X.is_sparse else torch.mm
     Xt = X.t().coalesce() if X.is_sparse else X.t()
@@ -452,7 +452,7 @@ def ridge_fit(X, Y, alpha:float, iters:int=300, tol:float=1e-10) -> torch.Tensor
     W, R = torch.zeros_like(B), B.clone()
     P, rs = R.clone(), (R * R).sum(0)
     for _ in range(iters):
-        if rs.max() <= tol * (B * B).sum(0).max(): break                         # relative residual small enough
+        if rs.max() <= tol * (B * B).sum(0).max(): break                         # the squared residual, relative to X^T Y's, small enough
         AP = A(P)
         step = rs / (P * AP).sum(0).clamp(min=1e-300)
         W, R = W + step * P, R - step * AP
@@ -610,6 +610,28 @@ def write_finetune(out, summary:dict):
     plt.close(ax.figure)
     atomic_write_json(out/'summary.json', summary)
 
+# %% ../nbs/14_finetuning.ipynb #5997d5cb
+def weight_scale(encoder:nn.Module) -> dict:
+    "How large an encoder's weights are: the mean length of a token embedding, and the norm of all its weights together."
+    return {'embedding_row_norm': float(encoder.tok_emb.weight.detach().norm(dim=1).mean()),
+            'weight_norm': float(torch.sqrt(sum((w.detach().double() ** 2).sum() for w in encoder.parameters())))}
+
+# %% ../nbs/14_finetuning.ipynb #5241b6c0
+def plot_rate_study(grid, setting:str='SST-2 10k', pool:str='cls'):
+    "Two panels of a fine-tuning study (`tools/finetune_study.py`): the dev score, and how far the encoder moved, by learning rate, pretrained against random init (mean and spread of the seeds)."
+    import matplotlib.pyplot as plt
+    rows = grid[(grid.setting == setting) & (grid.pool == pool)]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    for init, colour in (('pretrained', 'C0'), ('random', 'C1')):
+        by = rows[rows.init == init].groupby('lr')
+        for ax, column in zip(axes, ('score', 'moved_all')):
+            m, s = by[column].mean(), by[column].std(ddof=0)
+            ax.errorbar(m.index, m.values, yerr=s.values, fmt='o-', color=colour, capsize=3, label=init)
+    axes[0].set_ylabel(f"{setting}: dev {rows.metric.iloc[0]}"); axes[1].set_ylabel('|after - before| / |before|, encoder')
+    for ax in axes: ax.set_xscale('log'); ax.set_xlabel('peak learning rate'); ax.legend(fontsize=8)
+    axes[1].set_yscale('log'); fig.suptitle(f'fine-tuning with pool {pool!r}', fontsize=9); fig.tight_layout()
+    return fig
+
 # %% ../nbs/14_finetuning.ipynb #6b7f6a65
 @torch.no_grad()
 def pooled_states(model:nn.Module, ids:list[list[int]], bs:int=64) -> torch.Tensor:
@@ -634,8 +656,14 @@ def frozen_probe(train_x, train_y, dev_x, dev_y, n_classes:int) -> float:
     dev_y = torch.as_tensor(dev_y)
     return max(float(((D @ ridge_fit(X, Y - Y.mean(0), a)).argmax(1) == dev_y).double().mean()) for a in BOW_ALPHAS)
 
+# %% ../nbs/14_finetuning.ipynb #83fec0a8
+def auto_rows(grid) -> pd.DataFrame:
+    "What lr='auto' gives, from a study's rows at each rate: the best rate of each (seed, init, setting, pool), as `_search` picks it."
+    import pandas as pd
+    return grid.loc[grid.groupby(['seed', 'init', 'setting', 'pool'])['score'].idxmax()]
+
 # %% ../nbs/14_finetuning.ipynb #aa346f63
-def compare_pretraining(archs:list[str], datasets:dict, pretrain_overrides:dict, runs_dir, seeds=(0, 1, 2), epochs:int=10, lr:float=1e-3,
+def compare_pretraining(archs:list[str], datasets:dict, pretrain_overrides:dict, runs_dir, seeds=(0, 1, 2), epochs:int=10, lr:float=1e-3, pool:str|None=None,
                         baseline:bool=True, progress:bool=False):
     "Pretrain each arch once (skipped if its run exists) and fine-tune it on each MoleculeNet csv for each seed; with `baseline`, also from random weights. One row per (arch, pretrained, dataset)."
     import pandas as pd
@@ -647,6 +675,6 @@ def compare_pretraining(archs:list[str], datasets:dict, pretrain_overrides:dict,
         for pretrained in ([True, False] if baseline else [True]):
             if not pretrained and arch != archs[0]: continue     # one random-init baseline per table is enough
             for name, path in datasets.items():
-                scores = [finetune(run, path, epochs=epochs, lr=lr, seed=s, random_init=not pretrained, progress=progress)['test'] for s in seeds]
+                scores = [finetune(run, path, epochs=epochs, lr=lr, pool=pool, seed=s, random_init=not pretrained, progress=progress)['test'] for s in seeds]
                 rows.append(dict(arch=arch if pretrained else 'none (random init)', dataset=name, mean=np.mean(scores), std=np.std(scores), scores=np.round(scores, 3).tolist()))
     return pd.DataFrame(rows)

@@ -12,7 +12,7 @@ def sst2(tmp_path_factory):
 
 def grid(runs_dir, sst2, jobs, **budget):
     from mlm_explained.compare import run_grid
-    return run_grid({'bert': dict(arch='bert')}, TINY, runs_dir, {'SST-2': sst2}, seeds=(0, 1), finetune_settings=dict(epochs=1),
+    return run_grid({'bert': dict(arch='bert')}, TINY, runs_dir, {'SST-2': sst2}, seeds=(0, 1), finetune_settings=dict(epochs=1, lr=1e-3),
                     evaluations=1, jobs=jobs, **budget)
 
 def test_worker_processes_give_the_rows_of_one_process(tmp_path, sst2):
