@@ -100,7 +100,7 @@ def _add_finetune_args(p):
                    help='default: auto for GLUE (at least 3, and enough for 1,000 steps), 10 for MoleculeNet')
     p.add_argument('--lr', type=_learning_rates, default=None, metavar='auto|RATE[,RATE...]',
                    help="peak learning rate, or several (1e-4,1e-3), or 'auto' (1e-4,3e-4,1e-3,3e-3): each is tried, the best on dev kept (default: auto for GLUE, 1e-3 for MoleculeNet)")
-    p.add_argument('--pool', default=None, help="the Transformers: the vector the head reads, 'mean' of the tokens' states (the default) or 'cls', the first state")
+    p.add_argument('--pool', default=None, help="the Transformers: the vector the head reads, 'mean' of the tokens' states (the default for one text), 'cls', the first state, or 'pair', each text's mean and how they differ (the default for two)")
     p.add_argument('--bs', type=int, default=32, help='examples per batch (default 32)')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--random-init', dest='random_init', action='store_true', help='the same arch from random weights: the twin that says what pretraining is worth')

@@ -191,9 +191,9 @@ class ArchSpec:
     metrics: Callable|None = None  # metrics() -> extra fastai Metrics, reported after the shared ones (e.g. ELMo's per-direction perplexities)
     fills_blanks: bool = True      # can `fill-mask` ask it for a [MASK]'s token? (ELMo's LMs predict neighbours, not blanks)
     encoder_of: Callable|None = None       # encoder_of(model) -> the Transformer encoder fine-tuning keeps: (input_ids, attention_mask) -> [B, T, C]
-    task_model: Callable|None = None       # task_model(model, n_outputs, mode, dropout, pool) -> nn.Module: (input_ids, attention_mask) -> [B, n_outputs]
+    task_model: Callable|None = None       # task_model(model, n_outputs, mode, dropout, pool, sep_id) -> nn.Module: (input_ids, attention_mask) -> [B, n_outputs]
     finetune_modes: tuple = ('full',)      # the fine-tuning modes task_model knows; the first is the default
-    pools: tuple = ('mean', 'cls')         # how task_model makes one vector of a sequence's states; the first is the default (14_finetuning measures why)
+    pools: tuple = ('mean', 'cls', 'pair') # how task_model makes one vector of a sequence's states: the first is the default for one text, 'pair' (if listed) for two (14_finetuning measures why)
     cli_options: dict = dataclasses.field(default_factory=dict)   # {config field: help}: each becomes a `--field-name` flag of `pretrain`
 
 # %% ../nbs/00_core.ipynb #cfa5e0eb

@@ -181,7 +181,7 @@ class DirectionPerplexity(Perplexity):
     def name(self): return f'{self.direction}_perplexity'
 
 # %% ../nbs/06_elmo.ipynb #cc27c68f
-def elmo_task_model(model:BiLM, n_outputs:int, mode:str='frozen', dropout:float=0.1, pool:str='max'):
+def elmo_task_model(model:BiLM, n_outputs:int, mode:str='frozen', dropout:float=0.1, pool:str='max', sep_id:int|None=None):
     "A registry `task_model`: `ElmoTaskModel` (below), the biLM frozen (ELMo's way) or fine-tuned with the task ('full'); it max-pools its own biLSTM's states, ELMo's way."
     if pool != 'max': raise UserError(f"ELMo's task model max-pools the states of its biLSTM; pool {pool!r} is for the Transformers", "leave out --pool")
     return ElmoTaskModel(model, n_outputs, frozen=mode == 'frozen', dropout=dropout)

@@ -327,9 +327,9 @@ class ExLMEncoder(nn.Module):
         self.model, self.cfg = model, model.cfg
 
     def states_and_mask(self, input_ids, attention_mask=None):
-        "(hidden `[B, L, C]`, which of the L states are real `[B, L]`): what a classifier's mean pool needs."
+        "(hidden `[B, L, C]`, which of the L states are real `[B, L]`, the token each state stands for `[B, L]`): what a classifier's pools need."
         if attention_mask is None: attention_mask = (input_ids != self.cfg.pad_id).long()
         hidden, ex = self.model.encode(input_ids, attention_mask, torch.full_like(input_ids, -100), expand_labels=False)
-        return hidden, ex['valid']                                                     # [B, T + 2(k-1), C], [B, T + 2(k-1)]
+        return hidden, ex['valid'], ex['ids']                                          # [B, T + 2(k-1), C], [B, T + 2(k-1)], [B, T + 2(k-1)]
 
     def forward(self, input_ids, attention_mask=None): return self.states_and_mask(input_ids, attention_mask)[0]

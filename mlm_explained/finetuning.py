@@ -365,21 +365,23 @@ def after_fit(self:KeepBest):
     if self.state is not None: self.learn.model.load_state_dict(self.state)
 
 # %% ../nbs/14_finetuning.ipynb #36c0331b
-def task_model_of(run_dir, n_outputs:int, mode:str|None=None, random_init:bool=False, dropout:float=0.1, device=None, pool:str|None=None):
-    "(task model, tokenizer, run config, mode, pool) of a pretraining run, built as its arch's registry entry says; with random_init, the same arch from random weights."
+def task_model_of(run_dir, n_outputs:int, mode:str|None=None, random_init:bool=False, dropout:float=0.1, device=None, pool:str|None=None, texts:int=1):
+    "(task model, tokenizer, run config, mode, pool) of a pretraining run, built as its arch's registry entry says; with random_init, the same arch from random weights. `texts`: 1, or 2 for a pair task, whose default pool is 'pair' where the arch has it."
     run_dir = Path(run_dir)
     if not (run_dir/'config.json').exists() or not (run_dir/'checkpoint.pt').exists():
         raise UserError(f"{run_dir} is not a pretraining run folder (no config.json and checkpoint.pt)", "pass the --out folder of an `mlm-explained pretrain` run")
     model, tokenizer, cfg = load_pretrained(run_dir, device)
     spec = get_arch(cfg['arch'])
     if spec.task_model is None: raise UserError(f"--arch {spec.name} has no task model to fine-tune", "give its registry entry a task_model")
-    mode, pool = mode or spec.finetune_modes[0], pool or spec.pools[0]
+    mode, pool = mode or spec.finetune_modes[0], pool or ('pair' if texts == 2 and 'pair' in spec.pools else spec.pools[0])
     if mode not in spec.finetune_modes:
         raise UserError(f"a run of --arch {spec.name} fine-tunes in mode {' or '.join(spec.finetune_modes)}, not {mode!r}", f"leave out --mode, or use --mode {spec.finetune_modes[0]}")
     if pool not in spec.pools:
         raise UserError(f"a run of --arch {spec.name} pools its states by {' or '.join(spec.pools)}, not {pool!r}", f"leave out --pool, or use --pool {spec.pools[0]}")
+    if pool == 'pair' and texts != 2: raise UserError("pool 'pair' reads the two texts of a pair task, and this task has one text", "leave out --pool, or use --pool mean or cls")
     if random_init: model = spec.model_cls(config_from_dict(spec.config_cls, cfg)).to(default_device(device))   # the twin: no pretraining
-    return spec.task_model(model.train(), n_outputs, mode, dropout, pool).to(default_device(device)), tokenizer, cfg, mode, pool
+    task = spec.task_model(model.train(), n_outputs, mode, dropout, pool, TokenizerInfo.from_tokenizer(tokenizer).sep_id)
+    return task.to(default_device(device)), tokenizer, cfg, mode, pool
 
 # %% ../nbs/14_finetuning.ipynb #c0bb9948
 def task_learner(model:nn.Module, dls:DataLoaders, objective:Objective, lr:float, wd:float=0.01, print_lines:bool=False) -> Learner:
@@ -517,7 +519,8 @@ def _sample(n:int, max_train:int|None, seed:int) -> np.ndarray:
 # %% ../nbs/14_finetuning.ipynb #fc4373e4
 def _finetune_glue(run_dir:Path, data, task, args:dict, mode, pool, random_init:bool, device, progress:bool) -> dict:
     glue = load_glue(data, task); t = glue.task
-    _, tokenizer, cfg, mode, pool = task_model_of(run_dir, len(t.labels or (0,)), mode, random_init, args['dropout'], device, pool)   # every check before any work
+    texts = len(glue.train[0][0]) if glue.train[0] else 1      # 1, or 2 for a pair task
+    _, tokenizer, cfg, mode, pool = task_model_of(run_dir, len(t.labels or (0,)), mode, random_init, args['dropout'], device, pool, texts)   # every check before any work
     s = _settings('glue', cfg=cfg, n_train=len(glue.train[0]), **args)
     rows = _sample(len(glue.train[0]), s['max_train'], s['seed'])
     train_texts, train_labels = [glue.train[0][i] for i in rows], np.asarray(glue.train[1])[rows]
@@ -529,7 +532,7 @@ def _finetune_glue(run_dir:Path, data, task, args:dict, mode, pool, random_init:
     first = next(iter(devs))                                  # picks the epoch and the rate: 'dev', or MNLI's matched set
     def build(lr):                                            # a fresh model and loaders (a loader's shuffling draws its seed when made)
         dls = DataLoaders(task_dl(train_ids, train_labels, True, s['bs'], device), devs[first], device=device)
-        return task_learner(task_model_of(run_dir, objective.n_outputs, mode, random_init, s['dropout'], device, pool)[0], dls, objective, lr, s['wd'], not progress)
+        return task_learner(task_model_of(run_dir, objective.n_outputs, mode, random_init, s['dropout'], device, pool, texts)[0], dls, objective, lr, s['wd'], not progress)
     learn, best, s['lr'], tried = _search(build, s['lrs'], s['epochs'], s['seed'], progress)
     chosen = best.chosen
     scores = {first: best.history[chosen], **{name: objective.score(*_outputs(learn, dl)) for name, dl in devs.items() if name != first}}
@@ -570,7 +573,7 @@ def _finetune_moleculenet(run_dir:Path, csv_path, tasks, args:dict, mode, pool, 
 def finetune(run_dir, data, task:str|None=None, epochs:int|None=None, lr:float|str|list|None=None, bs:int=32, seed:int=0, out=None, random_init:bool=False,
              mode:str|None=None, pool:str|None=None, max_len:int|None=None, max_train:int|None=None, dropout:float=0.1, wd:float=0.01, tasks=None, stereo:bool=False,
              device=None, progress:bool=True) -> dict:
-    "Fine-tune pretraining run `run_dir` on `data`: a GLUE task folder, hub:glue/TASK, or a MoleculeNet .csv (scaffold split); `lr`: a rate, a list of rates or 'auto' (`LR_GRID`), the best on dev kept; `pool`: 'mean' or 'cls' for the Transformers. Returns the summary; with `out`, writes it there with a plot of the metrics by epoch."
+    "Fine-tune pretraining run `run_dir` on `data`: a GLUE task folder, hub:glue/TASK, or a MoleculeNet .csv (scaffold split); `lr`: a rate, a list of rates or 'auto' (`LR_GRID`), the best on dev kept; `pool`: 'mean', 'cls' or, for a pair task (its default), 'pair' for the Transformers. Returns the summary; with `out`, writes it there with a plot of the metrics by epoch."
     t0 = time.time()
     kind = 'moleculenet' if str(data).endswith('.csv') else 'glue'
     if kind == 'moleculenet' and task: raise UserError(f"--task names a GLUE task, but {data} is a MoleculeNet csv", "name its label columns with --tasks instead")

@@ -29,7 +29,7 @@ __all__ = ['PRECISIONS', 'POOLS', 'BertConfig', 'bert_base', 'rotary_tables', 'r
            'StepCounter', 'WarmupLinearDecay', 'StepBudget', 'TokenCounter', 'FiniteGuard', 'resolve_precision',
            'MLMMixedPrecision', 'DistributedMLM', 'mlm_loss', 'mlm_learner', 'fit_mlm', 'make_mlm_collator',
            'cls_task_model', 'bert_encoder', 'mlm_dls', 'TinyCorpus', 'tiny_corpus', 'fill_mask', 'EncoderClassifier',
-           'TinyRun', 'train_tiny']
+           'text_parts', 'masked_mean', 'TinyRun', 'train_tiny']
 
 # %% ../nbs/03_mlm.ipynb #8db6efc5
 @dataclass
@@ -430,7 +430,8 @@ def make_mlm_collator(info:TokenizerInfo, masking:MaskingConfig, seed:int=0): re
 # %% ../nbs/03_mlm.ipynb #0eda1de3
 def cls_task_model(encoder_of):
     "A registry `task_model`: `EncoderClassifier` on the encoder that `encoder_of(model)` gives."
-    def task_model(model, n_outputs:int, mode:str='full', dropout:float=0.1, pool:str='mean'): return EncoderClassifier(encoder_of(model), n_outputs, dropout, pool)
+    def task_model(model, n_outputs:int, mode:str='full', dropout:float=0.1, pool:str='mean', sep_id:int|None=None):
+        return EncoderClassifier(encoder_of(model), n_outputs, dropout, pool, sep_id)
     return task_model
 
 # %% ../nbs/03_mlm.ipynb #b1586fcd
@@ -483,30 +484,46 @@ def fill_mask(model:nn.Module, tokenizer, text:str, k:int=5) -> list[list[tuple[
     return [[(tokenizer.id_to_token(int(i)), float(p)) for p, i in zip(ps, ids_)] for ps, ids_ in zip(probs, top)]
 
 # %% ../nbs/03_mlm.ipynb #f4e219b9
-POOLS = ('cls', 'mean')
+POOLS = ('cls', 'mean', 'pair')
 
 class EncoderClassifier(nn.Module):
-    "A pretrained encoder and a linear head on one vector per example, the first state ('cls') or the mean of the real tokens' states ('mean'): (input_ids, attention_mask) -> [B, n_outputs]."
-    def __init__(self, encoder:nn.Module, n_outputs:int, dropout:float=0.1, pool:str='cls'):
+    "A pretrained encoder and a linear head on one vector per example: the first state ('cls'), the mean of the real tokens' states ('mean'), or each text's mean u, v of a pair as [u, v, abs(u - v), u * v] ('pair', which needs `sep_id`): (input_ids, attention_mask) -> [B, n_outputs]."
+    def __init__(self, encoder:nn.Module, n_outputs:int, dropout:float=0.1, pool:str='cls', sep_id:int|None=None):
         super().__init__()
         if not (isinstance(encoder, nn.Module) and hasattr(getattr(encoder, 'cfg', None), 'd_model')):
             raise UserError(f"EncoderClassifier needs a Transformer Encoder, got {type(encoder).__name__}", "load one with train.load_encoder from a bert, 3ml or exlm run")
         if pool not in POOLS: raise UserError(f"unknown pool {pool!r}", f"use one of: {', '.join(POOLS)}")
-        self.encoder, self.pool, self.drop, self.classifier = encoder, pool, nn.Dropout(dropout), nn.Linear(encoder.cfg.d_model, n_outputs)
+        if pool == 'pair' and sep_id is None: raise UserError("pool 'pair' needs the [SEP] id to find where the second text begins", "pass sep_id (the tokenizer's [SEP])")
+        self.encoder, self.pool, self.sep_id, self.drop = encoder, pool, sep_id, nn.Dropout(dropout)
+        self.classifier = nn.Linear(encoder.cfg.d_model * (4 if pool == 'pair' else 1), n_outputs)
         nn.init.normal_(self.classifier.weight, std=0.02); nn.init.zeros_(self.classifier.bias)
     def forward(self, input_ids, attention_mask=None):
         return self.classifier(self.drop(self.pooled(input_ids, attention_mask)))   # [B, n_outputs]
 
 # %% ../nbs/03_mlm.ipynb #d5ae3f16
+def text_parts(ids:torch.Tensor, sep_id:int) -> tuple[torch.Tensor, torch.Tensor]:
+    "Which states of `[CLS] a [SEP] b [SEP]` are the first text's and which the second's: two `[B, L]` masks. A token expanded into a run of states (ExLM) is a run of equal ids."
+    sep = ids == sep_id                                                          # [B, L]
+    runs = torch.cumsum(sep & ~F.pad(sep, (1, 0))[:, :-1], 1)                    # the [SEP] runs that start at or before each state
+    lead = torch.cumprod((ids == ids[:, :1]).long(), 1).bool()                   # the leading run: [CLS]'s states
+    words = ~sep & ~lead
+    return words & (runs == 0), words & (runs == 1)
+
+def masked_mean(hidden:torch.Tensor, keep:torch.Tensor) -> torch.Tensor:
+    "The mean of `hidden [B, L, C]` over the states where `keep [B, L]` is true: `[B, C]` (zeros where none is)."
+    weight = keep.to(hidden.dtype)[..., None]                                    # [B, L, 1]
+    return (hidden * weight).sum(1) / weight.sum(1).clamp(min=1)
+
 @patch
 def pooled(self:EncoderClassifier, input_ids, attention_mask=None):
-    "One vector per example `[B, C]`."
+    "One vector per example: `[B, C]`, or `[B, 4C]` for 'pair'."
     if attention_mask is None: attention_mask = input_ids != self.encoder.cfg.pad_id
-    if hasattr(self.encoder, 'states_and_mask'): hidden, real = self.encoder.states_and_mask(input_ids, attention_mask)   # [B, L, C], [B, L]
-    else: hidden, real = self.encoder(input_ids, attention_mask), attention_mask                                        # [B, T, C], [B, T]
+    if hasattr(self.encoder, 'states_and_mask'): hidden, real, ids = self.encoder.states_and_mask(input_ids, attention_mask)   # [B, L, C], [B, L], [B, L]
+    else: hidden, real, ids = self.encoder(input_ids, attention_mask), attention_mask.bool(), input_ids                        # [B, T, C], [B, T], [B, T]
     if self.pool == 'cls': return hidden[:, 0]
-    weight = real.to(hidden.dtype)[..., None]                                    # [B, L, 1]: 1 at real tokens, 0 at padding
-    return (hidden * weight).sum(1) / weight.sum(1).clamp(min=1)
+    if self.pool == 'mean': return masked_mean(hidden, real)
+    u, v = (masked_mean(hidden, real & part) for part in text_parts(ids, self.sep_id))
+    return torch.cat([u, v, (u - v).abs(), u * v], -1)
 
 # %% ../nbs/03_mlm.ipynb #27f66c2c
 class TinyRun(NamedTuple):

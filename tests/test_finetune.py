@@ -52,8 +52,10 @@ def test_pairs_are_one_sequence_and_stsb_is_a_regression(runs, glue):
     _, tok, _ = load_pretrained(runs['bert'])
     ids, _, _ = encode_texts(data.train[0], tok, 64)
     assert all(x[0] == 2 and x.count(3) == 2 and x[-1] == 3 for x in ids)           # [CLS] a [SEP] b [SEP]
-    model, *_ = task_model_of(runs['bert'], glue_objective(data.task).n_outputs)
-    assert model.classifier.out_features == 1                                       # one output: the score
+    model, *_ = task_model_of(runs['bert'], glue_objective(data.task).n_outputs, texts=2)
+    assert model.classifier.out_features == 1 and model.pool == 'pair'             # one output: the score; a pair's default pool
+    assert model.classifier.in_features == 4 * model.encoder.cfg.d_model            # [u, v, |u - v|, u * v]
+    assert task_model_of(runs['bert'], 2)[0].pool == 'mean'                         # one text: the mean
 
 def test_the_same_command_twice_gives_the_same_result(runs, glue):
     from mlm_explained.finetuning import finetune
@@ -108,10 +110,10 @@ def test_cli_finetunes_mrpc_as_glue_writes_it(runs, glue, tmp_path):
 
 def test_lr_auto_pool_and_the_floor(runs, glue, tmp_path):
     from mlm_explained.finetuning import finetune, LR_GRID
-    res = run_cli('finetune', runs['bert'], glue['STS-B'], '--epochs', 1, '--bs', 2, '--out', tmp_path/'ft', '--no-progress')   # lr auto, pool mean: the defaults
+    res = run_cli('finetune', runs['bert'], glue['STS-B'], '--epochs', 1, '--bs', 2, '--out', tmp_path/'ft', '--no-progress')   # lr auto, pool pair: the defaults
     assert res.returncode == 0, res.stderr[-2000:]
     s = json.loads((tmp_path/'ft'/'summary.json').read_text())
-    assert [t['lr'] for t in s['lr_search']] == list(LR_GRID) and s['settings']['lr'] in LR_GRID and s['pool'] == 'mean'
+    assert [t['lr'] for t in s['lr_search']] == list(LR_GRID) and s['settings']['lr'] in LR_GRID and s['pool'] == 'pair'
     assert 'best of 0.0001, 0.0003, 0.001, 0.003' in res.stdout and 'bag-of-words floor: dev pearson' in res.stdout
     assert set(s['baselines']['bag_of_words']) == {'alpha', 'pearson', 'spearman'}
     a = finetune(runs['bert'], glue['SST-2'], epochs=2, bs=2, lr=[1e-4, 3e-3], progress=False)
@@ -167,7 +169,9 @@ def test_an_elmo_run_asked_what_it_cannot_do(runs, glue):
     assert_one_line_error(run_cli('finetune', runs['elmo'], glue['SST-2'], '--mode', 'top'), "fine-tunes in mode frozen or full, not 'top'")
     assert_one_line_error(run_cli('finetune', runs['bert'], glue['SST-2'], '--mode', 'frozen'), "fine-tunes in mode full, not 'frozen'")
     assert_one_line_error(run_cli('finetune', runs['elmo'], glue['SST-2'], '--pool', 'mean'), "pools its states by max, not 'mean'", '--pool')
-    assert_one_line_error(run_cli('finetune', runs['bert'], glue['SST-2'], '--pool', 'max'), "pools its states by mean or cls, not 'max'")
+    assert_one_line_error(run_cli('finetune', runs['bert'], glue['SST-2'], '--pool', 'max'), "pools its states by mean or cls or pair, not 'max'")
+    assert_one_line_error(run_cli('finetune', runs['bert'], glue['SST-2'], '--pool', 'pair'), "pool 'pair' reads the two texts of a pair task", '--pool mean')
+    assert_one_line_error(run_cli('finetune', runs['elmo'], glue['STS-B'], '--pool', 'pair'), "pools its states by max, not 'pair'")
 
 def test_the_hub_offline_and_other_bad_requests(runs, glue, tmp_path):
     from mlm_explained.data import hub_reachable

@@ -3,7 +3,8 @@
 A tiny BERT (2 layers of 128, 3,000 steps of 32 x 128 tokens = 12.3M tokens of WikiText-2) against its random-init twin,
 fine-tuned on SST-2 (samples of 10,000 and 1,000 sentences) and STS-B (all 5,749 pairs), at each learning rate of
 LR_GRID, seeds 0, 1, 2 (the pretraining seed, the fine-tuning seed and the twin's seed alike), with `finetune`'s
-default epochs; the head on the mean of the states (the default) and, on SST-2 10k, on [CLS] too. Then the measurements of why: what the frozen states hold, how alike the [CLS]
+default epochs; the head on the mean of the states (the default for one text) and, on SST-2 10k, on [CLS] too; on STS-B, on the mean and on
+each text's mean (pool 'pair', the default for two texts). Then the measurements of why: what the frozen states hold, how alike the [CLS]
 states of different sentences are, how far fine-tuning moves the weights, and what dropout changes.
 
 Every command is resumable: rows already in its csv are skipped, and each row is appended as soon as it exists.
@@ -13,6 +14,7 @@ Run at one thread per process, two processes at a time (--part 0/2 and --part 1/
   python tools/finetune_study.py grid --part 0/2            # results/finetune_grid.csv, with how far each fine-tuning moved the encoder
   python tools/finetune_study.py states                     # results/finetune_states.csv
   python tools/finetune_study.py dropout --part 0/2         # results/finetune_dropout.csv
+  python tools/finetune_study.py warmup --part 0/2          # results/finetune_warmup.csv
   python tools/finetune_study.py floor                      # the grid's bag-of-words column, recomputed (only when no grid runs)
   python tools/finetune_study.py report                     # the tables, from the csvs
 """
@@ -102,8 +104,8 @@ def cmd_grid(args):
     path = RESULTS/'finetune_grid.csv'
     keys = ['seed', 'init', 'setting', 'pool', 'lr']
     done = done_keys(path, keys)
-    # the pools are compared on SST-2 10k; the other settings run with the default pool (mean)
-    jobs = [(seed, init, setting, pool, lr) for setting, pools in (('SST-2 10k', ('cls', 'mean')), ('STS-B', ('mean',)), ('SST-2 1k', ('mean',)))
+    # the pools are compared on SST-2 10k; SST-2 1k runs with its default pool (mean); STS-B with mean and with its default, pair
+    jobs = [(seed, init, setting, pool, lr) for setting, pools in (('SST-2 10k', ('cls', 'mean')), ('STS-B', ('pair',)), ('SST-2 1k', ('mean',)), ('STS-B', ('mean',)))
             for seed in SEEDS for pool in pools for init in ('pretrained', 'random') for lr in LR_GRID]
     if args.extra: jobs = [(seed, init, setting, 'cls', lr) for setting in ('STS-B', 'SST-2 1k') for seed in SEEDS for init in ('pretrained', 'random') for lr in LR_GRID]
     for seed, init, setting, pool, lr in mine(jobs, args.part):
@@ -113,7 +115,7 @@ def cmd_grid(args):
         with quiet(): r = finetune(run_dir(args, seed), glue/task, lr=lr, pool=pool, seed=seed, max_train=max_train, random_init=init == 'random', progress=False)
         metric, seconds = r['monitor'], round(time.time() - t0, 1)
         set_seed(seed)                                        # the model the search started from: the same seed, so the same head and twin
-        start = task_model_of(run_dir(args, seed), 1, pool=pool, random_init=init == 'random', device='cpu')[0]
+        start = task_model_of(run_dir(args, seed), 1, pool=pool, random_init=init == 'random', device='cpu', texts=2 if pool == 'pair' else 1)[0]
         append_row(path, dict(seed=seed, init=init, setting=setting, pool=pool, lr=lr, metric=metric, score=r['dev'][metric], epochs=r['settings']['epochs'],
                               best_epoch=r['best_epoch'], by_epoch=json.dumps([round(e[metric], 4) for e in r['by_epoch']]),
                               bag_of_words=r['baselines']['bag_of_words'][metric], **moved(start, kept['model']), seconds=seconds))
@@ -162,6 +164,26 @@ def cmd_dropout(args):
         print(f'dropout {seed} {init} lr {lr:g} dropout {d}: {r["dev"]["accuracy"]:.4f}', flush=True)
 
 
+def cmd_warmup(args):
+    "A shorter warm-up (fit_one_cycle's pct_start: 0.25 by default, the grid's rows): SST-2 10k, pool cls, lr 1e-4, where the pretrained encoder trails; seeds 0-2."
+    from functools import partialmethod
+    from fastai.learner import Learner
+    from mlm_explained.finetuning import finetune
+    path = RESULTS/'finetune_warmup.csv'
+    done = done_keys(path, ['seed', 'init', 'lr', 'pct_start'])
+    one_cycle = Learner.fit_one_cycle
+    jobs = [(seed, init, lr, pct) for pct in (0.1, 0.01) for seed in SEEDS for init in ('pretrained', 'random') for lr in (1e-4,)]
+    for seed, init, lr, pct in mine(jobs, args.part):
+        if (str(seed), init, str(lr), str(pct)) in done: continue
+        Learner.fit_one_cycle = partialmethod(one_cycle, pct_start=pct)
+        try:
+            with quiet(): r = finetune(run_dir(args, seed), data_dir()/'glue'/'SST-2', lr=lr, pool='cls', seed=seed, max_train=10_000,
+                                       random_init=init == 'random', progress=False)
+        finally: Learner.fit_one_cycle = one_cycle
+        append_row(path, dict(seed=seed, init=init, lr=lr, pct_start=pct, score=r['dev']['accuracy'], best_epoch=r['best_epoch']))
+        print(f'warmup {seed} {init} lr {lr:g} pct_start {pct}: {r["dev"]["accuracy"]:.4f}', flush=True)
+
+
 def cmd_floor(args):
     "Recompute the grid's bag-of-words column with the current code: the floor depends only on a seed's sample of the task and its run's tokenizer."
     import numpy as np, pandas as pd
@@ -191,17 +213,17 @@ def cmd_report(args):
     print(auto.groupby(['setting', 'pool', 'init'])['score'].agg(ms).unstack('init').to_string())
     print(auto.groupby(['setting', 'pool', 'init'])['lr'].agg(lambda x: ', '.join(f'{v:g}' for v in x)).unstack('init').to_string())
     print('\nbag of words:', g.groupby('setting')['bag_of_words'].agg(ms).to_dict())
-    for name in ('states', 'dropout'):
+    for name in ('states', 'dropout', 'warmup'):
         p = RESULTS/f'finetune_{name}.csv'
         if p.exists():
-            t = pd.read_csv(p); by = {'states': ['init'], 'dropout': ['init', 'lr']}[name]
+            t = pd.read_csv(p); by = {'states': ['init'], 'dropout': ['init', 'lr'], 'warmup': ['init', 'lr', 'pct_start']}[name]
             print(f'\n## {name}: mean over seeds'); print(t.drop(columns=['seed']).groupby(by).mean().round(4).to_string())
 
 
 def main():
     global RESULTS
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('command', choices=['pretrain', 'grid', 'states', 'dropout', 'floor', 'report'])
+    p.add_argument('command', choices=['pretrain', 'grid', 'states', 'dropout', 'warmup', 'floor', 'report'])
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--seeds', type=int, nargs='+', default=list(SEEDS), help='states: the seeds to measure')
     p.add_argument('--extra', action='store_true', help='grid: the cls pool on STS-B and SST-2 1k too')
@@ -211,7 +233,7 @@ def main():
     args = p.parse_args()
     RESULTS = Path(args.results)
     import torch; torch.set_num_threads(1)
-    {'pretrain': cmd_pretrain, 'grid': cmd_grid, 'states': cmd_states, 'dropout': cmd_dropout, 'floor': cmd_floor, 'report': cmd_report}[args.command](args)
+    {'pretrain': cmd_pretrain, 'grid': cmd_grid, 'states': cmd_states, 'dropout': cmd_dropout, 'warmup': cmd_warmup, 'floor': cmd_floor, 'report': cmd_report}[args.command](args)
 
 
 if __name__ == '__main__': main()
