@@ -10,11 +10,13 @@ states of different sentences are, how far fine-tuning moves the weights, and wh
 Every command is resumable: rows already in its csv are skipped, and each row is appended as soon as it exists.
 Run at one thread per process, two processes at a time (--part 0/2 and --part 1/2):
 
-  python tools/finetune_study.py pretrain --seed 0          # runs/finetune-study/bert-s0 (and --seed 1, --seed 2)
+  python tools/finetune_study.py pretrain --seed 0          # runs/finetune-study/bert-s0 (and --seed 1, --seed 2); run again to resume
+  python tools/finetune_study.py pretrain --seed 0 --steps 12000   # a longer run: runs/finetune-study/bert-12000-s0
   python tools/finetune_study.py grid --part 0/2            # results/finetune_grid.csv, with how far each fine-tuning moved the encoder
   python tools/finetune_study.py states                     # results/finetune_states.csv
   python tools/finetune_study.py dropout --part 0/2         # results/finetune_dropout.csv
   python tools/finetune_study.py warmup --part 0/2          # results/finetune_warmup.csv
+  python tools/finetune_study.py grid --edge --part 0/2     # results/finetune_edge.csv: SST-2 1k at lr 1e-2
   python tools/finetune_study.py floor                      # the grid's bag-of-words column, recomputed (only when no grid runs)
   python tools/finetune_study.py report                     # the tables, from the csvs
 """
@@ -35,7 +37,9 @@ def data_dir() -> Path:
     return d
 
 
-def run_dir(args, seed:int) -> Path: return Path(args.runs)/f'bert-s{seed}'
+def run_dir(args, seed:int) -> Path:
+    "The pretraining run of a seed: bert-s{seed} for the study's 3,000 steps, bert-{steps}-s{seed} for another --steps."
+    return Path(args.runs)/(f'bert-s{seed}' if args.steps == 3000 else f'bert-{args.steps}-s{seed}')
 
 
 def done_keys(path:Path, keys:list[str]) -> set:
@@ -68,12 +72,15 @@ def quiet():
 
 
 def cmd_pretrain(args):
+    from mlm_explained.core import RunStopped
     from mlm_explained.train import pretrain
     wiki = data_dir()/'wikitext-2-tokens'
     out = run_dir(args, args.seed)
     if (out/'summary.json').exists(): print(f'{out} exists'); return
-    pretrain(dict(arch='bert', data=str(wiki/'wiki.train.tokens.gz'), valid_data=str(wiki/'wiki.valid.tokens'), max_steps=3000, eval_every=500,
-                  seed=args.seed), out=out, progress=False)
+    resume = (out/'checkpoint.pt').exists()                  # a stopped run goes on where its last checkpoint left it
+    try: pretrain(dict(arch='bert', data=str(wiki/'wiki.train.tokens.gz'), valid_data=str(wiki/'wiki.valid.tokens'), max_steps=args.steps, eval_every=500,
+                       seed=args.seed), out=out, resume=resume, progress=False)
+    except RunStopped as e: sys.exit(f'finetune_study: {e}; run the same command again to go on')
 
 
 def keep_fitted_model() -> dict:
@@ -101,13 +108,14 @@ def cmd_grid(args):
     from mlm_explained.finetuning import finetune, task_model_of, LR_GRID
     kept = keep_fitted_model()
     glue = data_dir()/'glue'
-    path = RESULTS/'finetune_grid.csv'
+    path = RESULTS/('finetune_edge.csv' if args.edge else 'finetune_grid.csv')
     keys = ['seed', 'init', 'setting', 'pool', 'lr']
     done = done_keys(path, keys)
     # the pools are compared on SST-2 10k; SST-2 1k runs with its default pool (mean); STS-B with mean and with its default, pair
     jobs = [(seed, init, setting, pool, lr) for setting, pools in (('SST-2 10k', ('cls', 'mean')), ('STS-B', ('pair',)), ('SST-2 1k', ('mean',)), ('STS-B', ('mean',)))
             for seed in SEEDS for pool in pools for init in ('pretrained', 'random') for lr in LR_GRID]
     if args.extra: jobs = [(seed, init, setting, 'cls', lr) for setting in ('STS-B', 'SST-2 1k') for seed in SEEDS for init in ('pretrained', 'random') for lr in LR_GRID]
+    if args.edge: jobs = [(seed, init, 'SST-2 1k', 'mean', 1e-2) for seed in SEEDS for init in ('pretrained', 'random')]   # past the grid's largest rate, which SST-2 1k's pretrained runs chose
     for seed, init, setting, pool, lr in mine(jobs, args.part):
         if (str(seed), init, setting, pool, str(lr)) in done: continue
         task, max_train = SETTINGS[setting]
@@ -225,8 +233,10 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('command', choices=['pretrain', 'grid', 'states', 'dropout', 'warmup', 'floor', 'report'])
     p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--steps', type=int, default=3000, help='pretrain: steps of 32 x 128 tokens (another count is its own run, bert-STEPS-sSEED); the other commands: which runs to fine-tune')
     p.add_argument('--seeds', type=int, nargs='+', default=list(SEEDS), help='states: the seeds to measure')
     p.add_argument('--extra', action='store_true', help='grid: the cls pool on STS-B and SST-2 1k too')
+    p.add_argument('--edge', action='store_true', help='grid: SST-2 1k at lr 1e-2, past the grid, into results/finetune_edge.csv')
     p.add_argument('--part', default='0/1', help='k/n: this process takes every n-th job from the k-th')
     p.add_argument('--runs', default=str(ROOT/'runs'/'finetune-study'), help='where the pretraining runs are')
     p.add_argument('--results', default=str(ROOT/'results'), help='where the csvs go')
