@@ -108,7 +108,7 @@ def cmd_grid(args):
     from mlm_explained.finetuning import finetune, task_model_of, LR_GRID
     kept = keep_fitted_model()
     glue = data_dir()/'glue'
-    path = RESULTS/('finetune_edge.csv' if args.edge else 'finetune_grid.csv')
+    path = RESULTS/(('finetune_edge' if args.edge else 'finetune_grid') + ('' if args.steps == 3000 else f'_{args.steps}') + '.csv')   # a longer pretraining: its own table
     keys = ['seed', 'init', 'setting', 'pool', 'lr']
     done = done_keys(path, keys)
     # the pools are compared on SST-2 10k; SST-2 1k runs with its default pool (mean); STS-B with mean and with its default, pair
