@@ -132,9 +132,9 @@ def cmd_grid(args):
 
 def cmd_states(args):
     "What the frozen encoder's vectors hold, pretrained and twin: probes and similarities on SST-2 (10,000 train sentences, the dev set)."
-    import numpy as np, torch
+    import numpy as np
     from mlm_explained.core import set_seed
-    from mlm_explained.finetuning import load_glue, encode_texts, task_model_of, pooled_states, mean_cosine, frozen_probe, _sample
+    from mlm_explained.finetuning import load_glue, encode_texts, task_model_of, pooled_states, mean_cosine, frozen_probe, weight_scale, _sample
     path = RESULTS/'finetune_states.csv'
     done = done_keys(path, ['seed', 'init'])
     sst = load_glue(data_dir()/'glue'/'SST-2')
@@ -151,45 +151,44 @@ def cmd_states(args):
                 row.update({f'probe_{pool}': frozen_probe(train_x, np.asarray(sst.train[1])[rows], dev_x, sst.dev['dev'][1], 2),
                             f'cosine_{pool}': mean_cosine(dev_x), f'norm_{pool}': float(dev_x.norm(dim=1).mean()),
                             f'spread_{pool}': float(dev_x.std(0).mean())})
-            enc = model.encoder
-            row.update(embedding_row_norm=float(enc.tok_emb.weight.detach().norm(dim=1).mean()),
-                       weight_norm=float(torch.sqrt(sum((p.detach().double() ** 2).sum() for p in enc.parameters()))))
+            row.update(weight_scale(model.encoder))
             append_row(path, row)
             print(f'states {seed} {init}: ' + ', '.join(f'{k} {v:.3f}' for k, v in row.items() if k not in ('seed', 'init')), flush=True)
 
 
-def cmd_dropout(args):
-    "Fine-tuning without dropout (the default is 0.1; pretraining had none): SST-2 10k, pool cls, lr 1e-4, where the pretrained encoder trails; seeds 0-2."
+def small_rate_variant(args, name:str, column:str, values:tuple, changed):
+    "SST-2 10k, pool cls, lr 1e-4 (where the pretrained encoder trails), seeds 0-2, pretrained and twin, with one setting `column` at each of `values`; `changed(value)` is a context manager giving finetune's extra arguments. Rows go to results/finetune_{name}.csv."
     from mlm_explained.finetuning import finetune
-    path = RESULTS/'finetune_dropout.csv'
-    done = done_keys(path, ['seed', 'init', 'lr', 'dropout'])
-    jobs = [(seed, init, lr, d) for seed in SEEDS for init in ('pretrained', 'random') for lr in (1e-4,) for d in (0.0,)]   # dropout 0.1: the grid's rows
-    for seed, init, lr, d in mine(jobs, args.part):
-        if (str(seed), init, str(lr), str(d)) in done: continue
-        with quiet(): r = finetune(run_dir(args, seed), data_dir()/'glue'/'SST-2', lr=lr, pool='cls', dropout=d, seed=seed, max_train=10_000,
-                                   random_init=init == 'random', progress=False)
-        append_row(path, dict(seed=seed, init=init, lr=lr, dropout=d, score=r['dev']['accuracy'], best_epoch=r['best_epoch']))
-        print(f'dropout {seed} {init} lr {lr:g} dropout {d}: {r["dev"]["accuracy"]:.4f}', flush=True)
+    path = RESULTS/f'finetune_{name}.csv'
+    done = done_keys(path, ['seed', 'init', 'lr', column])
+    jobs = [(seed, init, lr, v) for v in values for seed in SEEDS for init in ('pretrained', 'random') for lr in (1e-4,)]
+    for seed, init, lr, v in mine(jobs, args.part):
+        if (str(seed), init, str(lr), str(v)) in done: continue
+        with quiet(), changed(v) as extra:
+            r = finetune(run_dir(args, seed), data_dir()/'glue'/'SST-2', lr=lr, pool='cls', seed=seed, max_train=10_000, random_init=init == 'random', progress=False, **extra)
+        append_row(path, {'seed': seed, 'init': init, 'lr': lr, column: v, 'score': r['dev']['accuracy'], 'best_epoch': r['best_epoch']})
+        print(f'{name} {seed} {init} lr {lr:g} {column} {v}: {r["dev"]["accuracy"]:.4f}', flush=True)
+
+
+def cmd_dropout(args):
+    "Fine-tuning without dropout (the default is 0.1, the grid's rows; pretraining had none)."
+    @contextlib.contextmanager
+    def changed(d): yield dict(dropout=d)
+    small_rate_variant(args, 'dropout', 'dropout', (0.0,), changed)
 
 
 def cmd_warmup(args):
-    "A shorter warm-up (fit_one_cycle's pct_start: 0.25 by default, the grid's rows): SST-2 10k, pool cls, lr 1e-4, where the pretrained encoder trails; seeds 0-2."
+    "A shorter warm-up (fit_one_cycle's pct_start: 0.25 by default, the grid's rows)."
     from functools import partialmethod
     from fastai.learner import Learner
-    from mlm_explained.finetuning import finetune
-    path = RESULTS/'finetune_warmup.csv'
-    done = done_keys(path, ['seed', 'init', 'lr', 'pct_start'])
+    import fastai.callback.schedule                           # adds Learner.fit_one_cycle
     one_cycle = Learner.fit_one_cycle
-    jobs = [(seed, init, lr, pct) for pct in (0.1, 0.01) for seed in SEEDS for init in ('pretrained', 'random') for lr in (1e-4,)]
-    for seed, init, lr, pct in mine(jobs, args.part):
-        if (str(seed), init, str(lr), str(pct)) in done: continue
+    @contextlib.contextmanager
+    def changed(pct):
         Learner.fit_one_cycle = partialmethod(one_cycle, pct_start=pct)
-        try:
-            with quiet(): r = finetune(run_dir(args, seed), data_dir()/'glue'/'SST-2', lr=lr, pool='cls', seed=seed, max_train=10_000,
-                                       random_init=init == 'random', progress=False)
+        try: yield {}
         finally: Learner.fit_one_cycle = one_cycle
-        append_row(path, dict(seed=seed, init=init, lr=lr, pct_start=pct, score=r['dev']['accuracy'], best_epoch=r['best_epoch']))
-        print(f'warmup {seed} {init} lr {lr:g} pct_start {pct}: {r["dev"]["accuracy"]:.4f}', flush=True)
+    small_rate_variant(args, 'warmup', 'pct_start', (0.1, 0.01), changed)
 
 
 def cmd_floor(args):
@@ -212,11 +211,12 @@ def cmd_floor(args):
 
 def cmd_report(args):
     import pandas as pd
+    from mlm_explained.finetuning import auto_rows
     g = pd.read_csv(RESULTS/'finetune_grid.csv')
     def ms(x): return f'{x.mean():.3f} ± {x.std(ddof=0):.3f}'
     print('## each rate and pool: dev score, mean ± std over seeds')
     print(g.groupby(['setting', 'pool', 'lr', 'init'])['score'].agg(ms).unstack('init').to_string())
-    auto = g.loc[g.groupby(['seed', 'init', 'setting', 'pool'])['score'].idxmax()]
+    auto = auto_rows(g)
     print('\n## lr auto (the best rate of each fine-tuning): mean ± std over seeds')
     print(auto.groupby(['setting', 'pool', 'init'])['score'].agg(ms).unstack('init').to_string())
     print(auto.groupby(['setting', 'pool', 'init'])['lr'].agg(lambda x: ', '.join(f'{v:g}' for v in x)).unstack('init').to_string())
